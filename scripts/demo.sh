@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# demo.sh — start the stack and show three execs through every hop.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+kubeconfig=$("$root/scripts/up.sh")
+k() { "$bin/mini-kubectl" --kubeconfig "$kubeconfig" "$@"; }
+show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+show mini-kubectl exec demo -- echo hello from the container
+k exec demo -- echo hello from the container
+
+show "mini-kubectl exec demo -- sh -c 'echo to stdout; echo to stderr >&2; exit 3'; echo \"exit status: \$?\""
+k exec demo -- sh -c 'echo to stdout; echo to stderr >&2; exit 3' && status=0 || status=$?
+echo "exit status: $status"
+
+show "printf 'one\ntwo\nthree\n' | mini-kubectl exec -i demo -- wc -l"
+printf 'one\ntwo\nthree\n' | k exec -i demo -- wc -l
+
+cat <<EOF2
+
+The stack is running on 127.0.0.1 (logs in $state/logs). Use it with kubectl:
+
+  export KUBECONFIG=$kubeconfig
+  kubectl get pods
+  kubectl exec -it demo -- sh
+
+or with bin/mini-kubectl the same way. Stop it with: make down
+EOF2

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# fuzz.sh [TIME] — run every fuzz target in the module for TIME (default 5s)
+# each, on top of its seed corpus in testdata/fuzz.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-5s}
+grep -rl --include='*_test.go' '^func Fuzz' cmd pkg | sort | while read -r file; do
+	dir=./$(dirname "$file")
+	grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2 | while read -r target; do
+		echo "fuzz $dir $target ($fuzztime)"
+		go test -run='^$' -fuzz="^$target\$" -fuzztime="$fuzztime" "$dir" >/dev/null
+	done
+done

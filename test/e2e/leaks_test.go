@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/execlab/execlab/pkg/stack"
+)
+
+// baselines holds each component's goroutine count once its stack was up and
+// the demo pod running, keyed by base URL.
+var baselines = map[string]int{}
+
+func recordBaseline(s *stack.Stack) {
+	for _, url := range debugURLs(s) {
+		if n, err := stack.Goroutines(url); err == nil {
+			baselines[url] = n
+		}
+	}
+}
+
+func debugURLs(s *stack.Stack) []string {
+	urls := []string{s.APIServer.URL}
+	for _, n := range s.Nodes {
+		urls = append(urls, n.Kubelet.URL, n.Runtime.URL)
+	}
+	return urls
+}
+
+// checkNoGoroutineLeaks waits up to 10 s for every component of s to be back
+// at its baseline goroutine count; sessions end asynchronously, so a short
+// poll is needed, but a leak never comes back down.
+func checkNoGoroutineLeaks(s *stack.Stack) error {
+	var errs []error
+	for _, url := range debugURLs(s) {
+		base, ok := baselines[url]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: no baseline recorded", url))
+			continue
+		}
+		var n int
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if n, err = stack.Goroutines(url); err == nil && n <= base {
+				break
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else if n > base {
+			errs = append(errs, fmt.Errorf("%s: %d goroutines, baseline %d", url, n, base))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.TrimSpace(fmt.Sprint(errs)))
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Package e2e drives the real execlab binaries with real clients — kubectl
+// of several versions, mini-kubectl and client-go — through every hop.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/execlab/execlab/pkg/stack"
+)
+
+var (
+	// binDir holds the binaries built for this run.
+	binDir string
+	// shared is the stack most tests use: one node, the demo pod running.
+	shared *stack.Stack
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "execlab-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	binDir = filepath.Join(tmp, "bin")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/...")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), stack.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start stack:", err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := checkNoGoroutineLeaks(shared); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: goroutine leak after all sessions ended:", err)
+			code = 1
+		}
+	}
+	if err := shared.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: stop stack:", err)
+		code = 1
+	}
+	return code
+}
+
+// startStack starts a stack and creates the demo pod in it.
+func startStack(ctx context.Context, state string, opts stack.Options) (*stack.Stack, error) {
+	opts.BinDir = binDir
+	opts.StateDir = state
+	s, err := stack.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.CreatePod(ctx, demoPod()); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, s.Nodes[0].Kubelet.Log())
+	}
+	recordBaseline(s)
+	return s, nil
+}
+
+// demoPod is the pod scripts/demo-pod.yaml describes.
+func demoPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name:    "main",
+			Image:   "busybox",
+			Command: []string{"sh", "-c", "echo demo started; exec sleep 1000000"},
+		}}},
+	}
+}
+
+// newStack starts a stack of the test's own, stopped when the test ends.
+func newStack(t *testing.T, opts stack.Options) *stack.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := startStack(ctx, t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}

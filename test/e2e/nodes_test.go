@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/execlab/execlab/pkg/stack"
+)
+
+// TestTwoNodes puts a pod on each of two nodes and checks that exec reaches
+// the runtime of the node the pod is bound to.
+func TestTwoNodes(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stack.Options{Nodes: []string{"node-a", "node-b"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, n := range s.Nodes {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},
+			Spec: corev1.PodSpec{
+				NodeName: n.Name,
+				Containers: []corev1.Container{{
+					Name: "c", Image: "busybox", Command: []string{"sleep", "1000000"},
+					Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+						FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"},
+					}}},
+				}},
+			},
+		}
+		if _, err := s.CreatePod(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range s.Nodes {
+		r := miniSPDY.run(t, s, nil, "exec", "on-"+n.Name, "--", "sh", "-c", `echo "$NODE_NAME"; pwd`)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) != 2 {
+			t.Fatalf("exec on-%s: exit %d, stdout %q, stderr %q", n.Name, r.code, r.stdout, r.stderr)
+		}
+		if lines[0] != n.Name {
+			t.Errorf("pod on %s sees NODE_NAME %q", n.Name, lines[0])
+		}
+		if !strings.HasPrefix(lines[1], n.RuntimeDir+"/") {
+			t.Errorf("exec for a pod on %s ran in %q, not under that node's runtime dir %s", n.Name, lines[1], n.RuntimeDir)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	remotecommandconsts "k8s.io/apimachinery/pkg/util/remotecommand"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	utilexec "k8s.io/utils/exec"
+)
+
+// criClient dials the shared stack's runtime, as a kubelet or crictl would.
+func criClient(t *testing.T) runtimeapi.RuntimeServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient("unix://"+shared.Nodes[0].CRISocket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return runtimeapi.NewRuntimeServiceClient(conn)
+}
+
+func demoContainerID(t *testing.T, rs runtimeapi.RuntimeServiceClient) string {
+	t.Helper()
+	resp, err := rs.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+		LabelSelector: map[string]string{"io.kubernetes.pod.name": "demo", "io.kubernetes.container.name": "main"},
+	}})
+	if err != nil || len(resp.Containers) != 1 {
+		t.Fatalf("list demo container: %v, %d found", err, len(resp.GetContainers()))
+	}
+	return resp.Containers[0].Id
+}
+
+// TestStreamingServerAlone drives the runtime's streaming server straight
+// from a CRI Exec URL with client-go's SPDY executor, one protocol version at
+// a time, without the kubelet or the apiserver in between.
+func TestStreamingServerAlone(t *testing.T) {
+	rs := criClient(t)
+	id := demoContainerID(t, rs)
+	execURL := func(t *testing.T, cmd ...string) *url.URL {
+		resp, err := rs.Exec(context.Background(), &runtimeapi.ExecRequest{ContainerId: id, Cmd: cmd, Stdin: true, Stdout: true, Stderr: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(resp.Url)
+		if err != nil || !u.IsAbs() {
+			t.Fatalf("Exec answered %q, want an absolute URL", resp.Url)
+		}
+		return u
+	}
+	// v4 brought exit codes; before it the error stream carries text.
+	protocols := []struct {
+		name      string
+		exitCodes bool
+	}{
+		{remotecommandconsts.StreamProtocolV5Name, true},
+		{remotecommandconsts.StreamProtocolV4Name, true},
+		{remotecommandconsts.StreamProtocolV3Name, false},
+		{remotecommandconsts.StreamProtocolV2Name, false},
+		{remotecommandconsts.StreamProtocolV1Name, false},
+	}
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			stream := func(u *url.URL, stdin []byte) (string, string, error) {
+				transport, upgrader, err := spdy.RoundTripperFor(&rest.Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				exec, err := remotecommand.NewSPDYExecutorForProtocols(transport, upgrader, "POST", u, proto.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var stdout, stderr bytes.Buffer
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: bytes.NewReader(stdin), Stdout: &stdout, Stderr: &stderr})
+				return stdout.String(), stderr.String(), err
+			}
+			out, errOut, err := stream(execURL(t, "sh", "-c", "cat; echo err >&2; exit 3"), []byte("through stdin\n"))
+			if out != "through stdin\n" || errOut != "err\n" {
+				t.Errorf("stdout %q, stderr %q", out, errOut)
+			}
+			var exitErr utilexec.CodeExitError
+			if proto.exitCodes {
+				if !errors.As(err, &exitErr) || exitErr.Code != 3 {
+					t.Errorf("error %v (%T), want a CodeExitError with code 3", err, err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), "command terminated with non-zero exit code: exit status 3") {
+				t.Errorf("error %v, want the exit status text", err)
+			}
+			if out, _, err := stream(execURL(t, "echo", "hello"), nil); err != nil || out != "hello\n" {
+				t.Errorf("echo: stdout %q, error %v", out, err)
+			}
+		})
+	}
+	t.Run("token works once", func(t *testing.T) {
+		t.Parallel()
+		u := execURL(t, "echo", "once")
+		for i, wantOK := range []bool{true, false} {
+			exec, _ := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", u)
+			var stdout bytes.Buffer
+			err := exec.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdout: &stdout})
+			if ok := err == nil && stdout.String() == "once\n"; ok != wantOK {
+				t.Errorf("use %d: stdout %q, error %v; want success %v", i+1, stdout.String(), err, wantOK)
+			}
+		}
+	})
+	t.Run("token expires after a minute", func(t *testing.T) {
+		t.Parallel()
+		u := execURL(t, "echo", "late")
+		time.Sleep(61 * time.Second)
+		exec, _ := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", u)
+		err := exec.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdout: new(bytes.Buffer)})
+		if err == nil {
+			t.Fatal("an exec URL still worked 61 s after it was issued")
+		}
+	})
+}
