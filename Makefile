@@ -3,7 +3,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: build demo down test lint unit fuzz e2e
+.PHONY: build demo down test lint unit fuzz e2e containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -30,3 +30,13 @@ fuzz:
 
 e2e:
 	$(GO) test -count=1 -timeout 20m ./test/e2e/
+
+# A private containerd (the distribution's) with offline images; see docs/containerd.md.
+containerd-up:
+	scripts/containerd.sh up
+
+containerd-down:
+	scripts/containerd.sh down
+
+containerd-status:
+	scripts/containerd.sh status

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +21,17 @@ import (
 var (
 	// binDir holds the binaries built for this run.
 	binDir string
-	// shared is the stack most tests use: one node, the demo pod running.
+	// stateDir holds the state of the stacks shared between tests.
+	stateDir string
+	// shared is the stack most tests use: one node, the demo pod running,
+	// the apiserver in its default streaming mode (translate).
 	shared *stack.Stack
+	// passthrough is started on first use by passthroughStack.
+	passthrough struct {
+		once  sync.Once
+		stack *stack.Stack
+		err   error
+	}
 )
 
 func TestMain(m *testing.M) {
@@ -36,7 +46,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	binDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/...")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/...", "./echoserver")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)
@@ -45,23 +55,44 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	stateDir = tmp
 	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), stack.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
 		return 1
 	}
 	code := m.Run()
-	if code == 0 {
-		if err := checkNoGoroutineLeaks(shared); err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL: goroutine leak after all sessions ended:", err)
+	for _, s := range []*stack.Stack{shared, passthrough.stack} {
+		if s == nil {
+			continue
+		}
+		if code == 0 {
+			if err := checkNoGoroutineLeaks(s); err != nil {
+				fmt.Fprintln(os.Stderr, "FAIL: goroutine leak after all sessions ended:", err)
+				code = 1
+			}
+		}
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: stop stack:", err)
 			code = 1
 		}
 	}
-	if err := shared.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: stop stack:", err)
-		code = 1
-	}
 	return code
+}
+
+// passthroughStack is a shared stack whose apiserver passes WebSocket
+// upgrades straight through to the kubelet instead of translating them.
+func passthroughStack(t *testing.T) *stack.Stack {
+	t.Helper()
+	passthrough.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		passthrough.stack, passthrough.err = startStack(ctx, filepath.Join(stateDir, "passthrough"), stack.Options{StreamingMode: "passthrough"})
+	})
+	if passthrough.err != nil {
+		t.Fatal(passthrough.err)
+	}
+	return passthrough.stack
 }
 
 // startStack starts a stack and creates the demo pod in it.
