@@ -1,0 +1,79 @@
+// Command fake-kubelet runs pkg/kubelet: it registers a node with the
+// apiserver, runs the pods bound to it on a CRI runtime and serves the
+// kubelet API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/execlab/execlab/pkg/kubelet"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "fake-kubelet:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("fake-kubelet", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file to reach the apiserver with")
+	nodeName := fs.String("node-name", "", "name of the node to register (default: the host name)")
+	address := fs.String("address", "127.0.0.1", "IP address to serve on; also the node's InternalIP")
+	port := fs.Int("port", 10250, "port to serve the kubelet API on (0 picks one)")
+	endpoint := fs.String("container-runtime-endpoint", "", "CRI endpoint, unix:///absolute/path")
+	rootDir := fs.String("root-dir", "", "directory for pod logs (<root-dir>/pods/<ns>_<pod>_<uid>/)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *kubeconfig == "" || *endpoint == "" || *rootDir == "" {
+		return errors.New("--kubeconfig, --container-runtime-endpoint and --root-dir are required")
+	}
+	if *nodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return err
+		}
+		*nodeName = host
+	}
+	config, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	k, err := kubelet.New(kubelet.Config{
+		NodeName:        *nodeName,
+		Client:          client,
+		RuntimeEndpoint: *endpoint,
+		RootDir:         *rootDir,
+		NodeIP:          *address,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(*address, strconv.Itoa(*port)))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return k.Run(ctx, ln)
+}

@@ -1,0 +1,108 @@
+package kubelet
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// podWorkers runs one goroutine per pod, as pkg/kubelet/pod_workers.go:
+// the syncs of one pod are serial, pods do not wait for each other (a
+// slow stop with a long grace period holds up only its own pod).
+type podWorkers struct {
+	sync    func(ctx context.Context, uid types.UID) (done bool)
+	mu      sync.Mutex
+	workers map[types.UID]chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newPodWorkers(sync func(context.Context, types.UID) bool) *podWorkers {
+	return &podWorkers{sync: sync, workers: map[types.UID]chan struct{}{}}
+}
+
+// signal asks the pod's worker for a sync, starting the worker if needed.
+// Signals to a busy worker coalesce into one more sync.
+func (p *podWorkers) signal(ctx context.Context, uid types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.workers[uid]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		p.workers[uid] = ch
+		p.wg.Add(1)
+		go p.run(ctx, uid, ch)
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (p *podWorkers) run(ctx context.Context, uid types.UID, ch chan struct{}) {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+		if p.sync(ctx, uid) {
+			// The pod is gone from the API and the runtime. A signal that
+			// raced in is dropped; the next resync starts a new worker if
+			// anything of the pod reappears.
+			p.mu.Lock()
+			delete(p.workers, uid)
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// wait returns once every worker has stopped (after ctx ended).
+func (p *podWorkers) wait() { p.wg.Wait() }
+
+// syncLoop wakes every pod's worker on each pod event and every
+// SyncFrequency, which is how exits in the runtime are noticed (upstream's
+// PLEG relists every second for the same purpose).
+func (k *Kubelet) syncLoop(ctx context.Context) {
+	defer k.workers.wait()
+	ticker := time.NewTicker(k.cfg.SyncFrequency)
+	defer ticker.Stop()
+	for {
+		k.dispatch(ctx)
+		k.lastSyncLoop.Store(time.Now().UnixNano())
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-k.podEvents:
+		}
+	}
+}
+
+// dispatch signals the workers of every pod bound to the node and of every
+// pod the runtime still has sandboxes for: those gone from the API
+// (deleted while the kubelet was down) are cleaned up by their workers.
+func (k *Kubelet) dispatch(ctx context.Context) {
+	uids := sets.New[types.UID]()
+	for _, pod := range k.boundPods() {
+		uids.Insert(pod.UID)
+	}
+	sandboxes, err := k.runtime.ListPodSandbox(ctx, nil)
+	if err != nil {
+		if ctx.Err() == nil {
+			k.log.Error("list pod sandboxes", "err", err)
+		}
+	}
+	for _, s := range sandboxes {
+		if uid := s.Labels[podUIDLabel]; uid != "" {
+			uids.Insert(types.UID(uid))
+		}
+	}
+	for uid := range uids {
+		k.workers.signal(ctx, uid)
+	}
+}
