@@ -14,7 +14,7 @@ running() {
 	[[ -f $pidfile ]] || return 1
 	pid=$(<"$pidfile")
 	[[ -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "^$bin/fake-"
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$bin/fake-"
 }
 
 die() {

@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-	utilexec "k8s.io/utils/exec"
 
 	"github.com/execlab/execlab/pkg/stack"
 )
@@ -87,8 +86,8 @@ func TestStreamingServerWebSocket(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("12345"), Stdout: &stdout, Stderr: &stderr})
-		var exitErr utilexec.CodeExitError
-		if !errors.As(err, &exitErr) || exitErr.Code != 3 {
+		var exitErr exitStatuser
+		if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 3 {
 			t.Errorf("error %v, want exit code 3", err)
 		}
 		if strings.TrimSpace(stdout.String()) != "5" || stderr.String() != "err\n" {
@@ -105,8 +104,8 @@ func TestStreamingServerWebSocket(t *testing.T) {
 		{"", false, "command terminated with non-zero exit code: exit status 3"},
 		{"channel.k8s.io", false, "command terminated with non-zero exit code: exit status 3"},
 		{"base64.channel.k8s.io", true, "command terminated with non-zero exit code: exit status 3"},
-		{"v4.channel.k8s.io", false, `{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
-		{"v4.base64.channel.k8s.io", true, `{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
+		{"v4.channel.k8s.io", false, `{"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
+		{"v4.base64.channel.k8s.io", true, `{"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
 	} {
 		name := tc.protocol
 		if name == "" {

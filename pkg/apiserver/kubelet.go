@@ -1,0 +1,162 @@
+package apiserver
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// Reaching a pod's kubelet and naming the stream on it, as
+// pkg/kubelet/client/kubelet_client.go (GetConnectionInfo) and
+// pkg/registry/core/pod/strategy.go (ExecLocation, AttachLocation,
+// PortForwardLocation, LogLocation, validateContainer) do upstream.
+
+// preferredAddressTypes is the order node addresses are tried in: what
+// kubeadm passes as --kubelet-preferred-address-types.
+var preferredAddressTypes = []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeExternalIP, corev1.NodeHostName}
+
+// defaultKubeletPort is used when the node reports no kubelet endpoint.
+const defaultKubeletPort = 10250
+
+// newKubeletTransport is the apiserver's client to the kubelets: plain
+// HTTP for now. Each request gets its own connection, so that no idle
+// connection (and its goroutines) outlives a log request.
+func newKubeletTransport() http.RoundTripper {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableKeepAlives:   true,
+	}
+}
+
+// kubeletURL is the base URL of the kubelet of node nodeName.
+func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
+	obj, err := s.store.get(s.nodes, "", nodeName)
+	if err != nil {
+		return nil, err
+	}
+	node := obj.(*corev1.Node)
+	host, ok := preferredAddress(node)
+	if !ok {
+		return nil, fmt.Errorf("no preferred addresses found; known addresses: %v", node.Status.Addresses)
+	}
+	port := int(node.Status.DaemonEndpoints.KubeletEndpoint.Port)
+	if port <= 0 {
+		port = defaultKubeletPort
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+}
+
+// preferredAddress is the node's first address of the most preferred type.
+func preferredAddress(node *corev1.Node) (string, bool) {
+	for _, t := range preferredAddressTypes {
+		for _, a := range node.Status.Addresses {
+			if a.Type == t {
+				return a.Address, true
+			}
+		}
+	}
+	return "", false
+}
+
+// podLocation gets the pod, checks the container (defaulting it when the
+// pod has one only) and returns the pod's kubelet URL and the container.
+// container is ignored when validate is false (port-forward).
+func (s *Server) podLocation(ns, name, container string, validate bool) (*url.URL, *corev1.Pod, string, error) {
+	obj, err := s.store.get(s.pods, ns, name)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	pod := obj.(*corev1.Pod)
+	if validate {
+		if container, err = validateContainer(container, pod); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	if pod.Spec.NodeName == "" {
+		return nil, pod, container, nil
+	}
+	loc, err := s.kubeletURL(pod.Spec.NodeName)
+	return loc, pod, container, err
+}
+
+// validateContainer returns the container a request is for: the one named,
+// which must exist, or the pod's only container.
+func validateContainer(container string, pod *corev1.Pod) (string, error) {
+	names := containerNames(pod)
+	if container == "" {
+		switch len(pod.Spec.Containers) {
+		case 1:
+			return pod.Spec.Containers[0].Name, nil
+		case 0:
+			return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s", pod.Name))
+		default:
+			return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", pod.Name, names))
+		}
+	}
+	if !sets.New(names...).Has(container) {
+		return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, pod.Name))
+	}
+	return container, nil
+}
+
+// containerNames lists init, regular and ephemeral containers, in the
+// order podutil.VisitContainers walks them.
+func containerNames(pod *corev1.Pod) []string {
+	var names []string
+	for _, c := range pod.Spec.InitContainers {
+		names = append(names, c.Name)
+	}
+	for _, c := range pod.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// streamParams is the kubelet's query for a stream: the flags as "1",
+// present only when true, and the command repeated (streamParams upstream).
+func streamParams(opts runtime.Object) url.Values {
+	params := url.Values{}
+	flags := func(stdin, stdout, stderr, tty bool) {
+		for _, f := range []struct {
+			on  bool
+			key string
+		}{{stdin, corev1.ExecStdinParam}, {stdout, corev1.ExecStdoutParam}, {stderr, corev1.ExecStderrParam}, {tty, corev1.ExecTTYParam}} {
+			if f.on {
+				params.Add(f.key, "1")
+			}
+		}
+	}
+	switch o := opts.(type) {
+	case *corev1.PodExecOptions:
+		flags(o.Stdin, o.Stdout, o.Stderr, o.TTY)
+		for _, c := range o.Command {
+			params.Add("command", c)
+		}
+	case *corev1.PodAttachOptions:
+		flags(o.Stdin, o.Stdout, o.Stderr, o.TTY)
+	case *corev1.PodPortForwardOptions:
+		if len(o.Ports) > 0 {
+			ports := ""
+			for i, p := range o.Ports {
+				if i > 0 {
+					ports += ","
+				}
+				ports += strconv.Itoa(int(p))
+			}
+			params.Add(corev1.PortHeader, ports)
+		}
+	}
+	return params
+}

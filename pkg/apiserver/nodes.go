@@ -1,0 +1,84 @@
+package apiserver
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Nodes, after pkg/registry/core/node/strategy.go. A kubelet creates its
+// Node with status, then writes status through nodes/status.
+
+func newNodeResource() *resource {
+	return &resource{
+		gr:         corev1.Resource("nodes"),
+		kind:       "Node",
+		singular:   "node",
+		shortNames: []string{"no"},
+		verbs:      []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
+		newObject:  func() object { return &corev1.Node{} },
+		newList: func(items []object) runtime.Object {
+			list := &corev1.NodeList{Items: make([]corev1.Node, len(items))}
+			for i, item := range items {
+				list.Items[i] = *item.(*corev1.Node)
+			}
+			return list
+		},
+		defaults: defaultNode,
+		strategy: nodeStrategy{},
+		status:   nodeStatusStrategy{},
+		fields: func(obj object) fields.Set {
+			set := objectMetaFields(obj, false)
+			set["spec.unschedulable"] = strconv.FormatBool(obj.(*corev1.Node).Spec.Unschedulable)
+			return set
+		},
+		table: nodeTable,
+	}
+}
+
+// defaultNode is SetDefaults_NodeStatus: allocatable defaults to capacity.
+func defaultNode(obj object) {
+	status := &obj.(*corev1.Node).Status
+	if status.Allocatable == nil && status.Capacity != nil {
+		status.Allocatable = status.Capacity.DeepCopy()
+	}
+}
+
+type nodeStrategy struct{}
+
+func (nodeStrategy) prepareForCreate(object) {}
+
+func (nodeStrategy) validate(obj object) field.ErrorList {
+	node := obj.(*corev1.Node)
+	return apivalidation.ValidateObjectMeta(&node.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+}
+
+func (nodeStrategy) prepareForUpdate(obj, old object) {
+	obj.(*corev1.Node).Status = old.(*corev1.Node).Status
+}
+
+func (nodeStrategy) validateUpdate(obj, old object) field.ErrorList {
+	node, prev := obj.(*corev1.Node), old.(*corev1.Node)
+	return apivalidation.ValidateObjectMetaUpdate(&node.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+}
+
+// nodeStatusStrategy is nodes/status: status only, the spec stays.
+type nodeStatusStrategy struct{ nodeStrategy }
+
+func (nodeStatusStrategy) prepareForUpdate(obj, old object) {
+	obj.(*corev1.Node).Spec = old.(*corev1.Node).Spec
+}
+
+// nodeReady reports whether the node's Ready condition is True.
+func nodeReady(node *corev1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package apiserver
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// object is what the store holds: a typed core/v1 object with metadata.
+type object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// strategy is the per-kind create and update logic, after upstream's
+// rest.RESTCreateStrategy and rest.RESTUpdateStrategy.
+type strategy interface {
+	// prepareForCreate clears or sets what users may not choose.
+	prepareForCreate(obj object)
+	validate(obj object) field.ErrorList
+	// prepareForUpdate carries over from old what this endpoint may not change.
+	prepareForUpdate(obj, old object)
+	validateUpdate(obj, old object) field.ErrorList
+}
+
+// resource describes one served resource: its names for discovery, how its
+// objects are defaulted, validated and selected, and how they print.
+type resource struct {
+	gr         schema.GroupResource
+	kind       string
+	singular   string
+	namespaced bool
+	shortNames []string
+	categories []string
+	verbs      []string
+
+	newObject func() object
+	newList   func(items []object) runtime.Object
+	// defaults applies the scheme defaults, as the defaulting decoder does
+	// after every decode upstream (pkg/apis/core/v1/defaults.go).
+	defaults func(object)
+	strategy strategy
+	// status is the strategy of the status subresource; nil if none.
+	status strategy
+	// fields are the field selector values of an object.
+	fields func(object) fields.Set
+	table  *tableConvertor
+	// returnDeleted answers a DELETE with the deleted object rather than
+	// a Success Status (pods do, upstream's ReturnDeletedObject).
+	returnDeleted bool
+	// gracefulDelete, when set, decides whether a delete only marks the
+	// object (deletionTimestamp) and fills in the grace period.
+	gracefulDelete func(obj object, opts *metav1.DeleteOptions) bool
+}
+
+func (r *resource) gvk() schema.GroupVersionKind {
+	return corev1.SchemeGroupVersion.WithKind(r.kind)
+}
+
+// key is the store key of ns/name within the resource.
+func (r *resource) key(ns, name string) string {
+	if !r.namespaced {
+		return name
+	}
+	return ns + "/" + name
+}
+
+// predicate is a parsed label and field selector.
+type predicate struct {
+	label labels.Selector
+	field fields.Selector
+}
+
+func (p predicate) matches(res *resource, obj object) bool {
+	if p.label != nil && !p.label.Empty() && !p.label.Matches(labels.Set(obj.GetLabels())) {
+		return false
+	}
+	if p.field != nil && !p.field.Empty() && !p.field.Matches(res.fields(obj)) {
+		return false
+	}
+	return true
+}
+
+// objectMetaFields are the field selector values every object has
+// (generic.ObjectMetaFieldsSet upstream).
+func objectMetaFields(obj object, namespaced bool) fields.Set {
+	set := fields.Set{"metadata.name": obj.GetName()}
+	if namespaced {
+		set["metadata.namespace"] = obj.GetNamespace()
+	}
+	return set
+}

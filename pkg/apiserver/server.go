@@ -1,0 +1,240 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/request"
+)
+
+// StreamingMode says how WebSocket exec, attach and port-forward requests
+// reach the kubelet.
+type StreamingMode string
+
+const (
+	// StreamingTranslate terminates WebSocket v5 exec and attach at the
+	// apiserver and speaks SPDY to the kubelet, and tunnels WebSocket
+	// port-forward as SPDY, as kube-apiserver 1.30 and later do.
+	StreamingTranslate StreamingMode = "translate"
+	// StreamingPassthrough proxies WebSocket upgrades to the kubelet
+	// unchanged, as kube-apiserver 1.36 does for nodes that declare
+	// ExtendWebSocketsToKubelet.
+	StreamingPassthrough StreamingMode = "passthrough"
+)
+
+// Options configure a Server.
+type Options struct {
+	// BindAddress and SecurePort are where ListenAndServe listens; the
+	// port serves plain HTTP until TLS is added.
+	BindAddress string
+	SecurePort  int
+	// DataDir keeps the objects across restarts; empty keeps them in
+	// memory only.
+	DataDir string
+	// StreamingMode defaults to StreamingTranslate.
+	StreamingMode StreamingMode
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// shutdownGrace is how long a stopping server lets requests finish.
+const shutdownGrace = 5 * time.Second
+
+// Server is the fake kube-apiserver: the core/v1 API for namespaces, nodes
+// and pods, a scheduler, and the pods/exec, attach, portforward and log
+// proxies to the kubelets.
+type Server struct {
+	opts        Options
+	log         *slog.Logger
+	store       *store
+	pods        *resource
+	nodes       *resource
+	namespaces  *resource
+	resources   map[string]*resource
+	requestInfo *request.RequestInfoFactory
+	kubelet     http.RoundTripper
+	handler     http.Handler
+	// kick wakes the scheduler and the namespace controller.
+	kick chan struct{}
+	// stopCtx ends with the server: watches return and hijacked
+	// connections close.
+	stopCtx context.Context
+	stop    context.CancelFunc
+	// bookmarkInterval is how often watches that allow bookmarks get one.
+	bookmarkInterval time.Duration
+}
+
+// New builds a server and loads its objects from opts.DataDir.
+func New(opts Options) (*Server, error) {
+	switch opts.StreamingMode {
+	case "":
+		opts.StreamingMode = StreamingTranslate
+	case StreamingTranslate, StreamingPassthrough:
+	default:
+		return nil, fmt.Errorf("unknown streaming mode %q: want %q or %q", opts.StreamingMode, StreamingTranslate, StreamingPassthrough)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{
+		opts:        opts,
+		log:         opts.Logger,
+		pods:        newPodResource(),
+		nodes:       newNodeResource(),
+		namespaces:  newNamespaceResource(),
+		requestInfo: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
+		kubelet:     newKubeletTransport(),
+		kick:        make(chan struct{}, 1),
+
+		bookmarkInterval: time.Minute,
+	}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	all := []*resource{s.namespaces, s.nodes, s.pods}
+	s.resources = map[string]*resource{}
+	for _, r := range all {
+		s.resources[r.gr.Resource] = r
+	}
+	var snap *snapshotFile
+	if opts.DataDir != "" {
+		var err error
+		if snap, err = newSnapshotFile(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	st, err := newStore(all, snap)
+	if err != nil {
+		return nil, err
+	}
+	st.changed = func(event) { s.kickControllers() }
+	s.store = st
+	if err := s.ensureSystemNamespaces(); err != nil {
+		return nil, err
+	}
+	s.handler = s.buildHandlerChain(s.routes())
+	return s, nil
+}
+
+// Handler serves the API; the scheduler and controllers run only in Serve.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe serves on the configured address until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	addr := net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(s.opts.SecurePort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve serves on l and runs the scheduler and the namespace controller
+// until ctx ends, then stops: watches end and hijacked streams close at
+// once, other requests get a few seconds. Serve may be called once.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.runControllers(s.stopCtx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	s.log.Info("serving", "address", l.Addr().String(), "streamingMode", s.opts.StreamingMode, "dataDir", s.opts.DataDir)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	s.stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		srv.Close()
+	}
+	wg.Wait()
+	if err == nil {
+		err = <-serveErr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// routes is the server's mux: health, profiling, version, and the API.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			fmt.Fprint(w, "ok")
+		})
+	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/", s.serveAPI)
+	return mux
+}
+
+// buildHandlerChain wraps the API in the filters of kube-apiserver's
+// DefaultBuildHandlerChain (k8s.io/apiserver/pkg/server/config.go) that
+// this server has, listed from the outermost, which a request meets first.
+func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
+	filters := []func(http.Handler) http.Handler{
+		withPanicRecovery,
+		func(h http.Handler) http.Handler { return s.withRequestLog(h) },
+		func(h http.Handler) http.Handler { return withRequestInfo(h, s.requestInfo) },
+		// Authentication (issue 5: bearer tokens, client certificates) goes
+		// here, putting the user into the context, then authorization,
+		// deciding on the user and the RequestInfo.
+	}
+	h := api
+	for i := len(filters) - 1; i >= 0; i-- {
+		h = filters[i](h)
+	}
+	return h
+}
+
+// kickControllers wakes the scheduler and namespace controller.
+func (s *Server) kickControllers() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// runControllers runs the scheduler and the namespace controller on every
+// change, and every second for pods that could not be scheduled.
+func (s *Server) runControllers(ctx context.Context) {
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	for {
+		s.schedulePending()
+		s.finalizeNamespaces()
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-retry.C:
+		}
+	}
+}

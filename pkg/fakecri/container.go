@@ -1,0 +1,433 @@
+package fakecri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Exit code and reasons of containerd (internal/cri/server/helpers.go).
+const (
+	errorStartExitCode = 128
+	errorStartReason   = "StartError"
+	completeExitReason = "Completed"
+	errorExitReason    = "Error"
+)
+
+// container is one container and, once started, its main task.
+type container struct {
+	id        string
+	sandboxID string
+	name      string
+	config    *runtimeapi.ContainerConfig
+	imageRef  string
+	logPath   string // empty: logging is off
+	dir       string
+	createdAt int64
+
+	// saveMu orders the writes of the container's record.
+	saveMu sync.Mutex
+
+	// exited is closed once the main task has ended and its status is
+	// recorded, or at once for a container loaded as exited.
+	exited chan struct{}
+
+	mu     sync.Mutex
+	status containerStatus
+	ended  bool // the main task has ended; no exec may start
+	task   task
+	io     *containerIO
+	env    []string
+	wd     string
+	execs  map[*process]struct{}
+}
+
+// containerStatus is the mutable part of a container, kept under its mu.
+type containerStatus struct {
+	state      runtimeapi.ContainerState
+	startedAt  int64
+	finishedAt int64
+	exitCode   int32
+	reason     string
+	message    string
+	pid        int
+}
+
+// containerName is containerd's makeContainerName:
+// name_podname_namespace_uid_attempt.
+func containerName(c *runtimeapi.ContainerMetadata, s *runtimeapi.PodSandboxMetadata) string {
+	return strings.Join([]string{c.Name, s.Name, s.Namespace, s.Uid, strconv.FormatUint(uint64(c.Attempt), 10)}, "_")
+}
+
+func (c *container) getStatus() containerStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// state is the container's state for a client that wants to use it: EXITED
+// as soon as the main task has ended, while its output still drains.
+func (c *container) state() runtimeapi.ContainerState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stateLocked()
+}
+
+func (c *container) stateLocked() runtimeapi.ContainerState {
+	if c.ended {
+		return runtimeapi.ContainerState_CONTAINER_EXITED
+	}
+	return c.status.state
+}
+
+func (c *container) record() (containerRecord, error) {
+	cfg, err := marshalProto(c.config)
+	st := c.getStatus()
+	return containerRecord{
+		ID:        c.id,
+		SandboxID: c.sandboxID,
+		Name:      c.name,
+		Config:    cfg,
+		ImageRef:  c.imageRef,
+		LogPath:   c.logPath,
+		Status: statusRecord{
+			State:      st.state.String(),
+			CreatedAt:  c.createdAt,
+			StartedAt:  st.startedAt,
+			FinishedAt: st.finishedAt,
+			ExitCode:   st.exitCode,
+			Reason:     st.reason,
+			Message:    st.message,
+			Pid:        st.pid,
+		},
+	}, err
+}
+
+func containerFromRecord(rec containerRecord, dir string) (*container, error) {
+	cfg := &runtimeapi.ContainerConfig{}
+	if err := unmarshalProto(rec.Config, cfg); err != nil {
+		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
+	}
+	st := rec.Status
+	return &container{
+		id:        rec.ID,
+		sandboxID: rec.SandboxID,
+		name:      rec.Name,
+		config:    cfg,
+		imageRef:  rec.ImageRef,
+		logPath:   rec.LogPath,
+		dir:       dir,
+		createdAt: st.CreatedAt,
+		exited:    make(chan struct{}),
+		execs:     map[*process]struct{}{},
+		status: containerStatus{
+			state:      runtimeapi.ContainerState(runtimeapi.ContainerState_value[st.State]),
+			startedAt:  st.StartedAt,
+			finishedAt: st.FinishedAt,
+			exitCode:   st.ExitCode,
+			reason:     st.Reason,
+			message:    st.Message,
+			pid:        st.Pid,
+		},
+	}, nil
+}
+
+// createContainer records a container in a ready sandbox. Its log path is the
+// sandbox's log directory joined with Config.LogPath, as containerd composes
+// it; with either empty, logging is off.
+func (rt *Runtime) createContainer(sandboxID string, cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	s, err := rt.getSandbox(sandboxID)
+	if err != nil {
+		return "", fmt.Errorf("failed to find sandbox id %q: %w", sandboxID, err)
+	}
+	if cfg.GetMetadata() == nil {
+		return "", fmt.Errorf("container config must include metadata: %w", errInvalidArgument)
+	}
+	if sbCfg.GetMetadata() == nil {
+		sbCfg = s.config
+	}
+	if s.getState() != runtimeapi.PodSandboxState_SANDBOX_READY {
+		return "", fmt.Errorf("sandbox %q is not ready", s.id)
+	}
+	// The image must have been pulled, by reference or ID, as containerd
+	// requires: the kubelet pulls first.
+	img, ok := rt.images.resolve(cfg.GetImage().GetImage())
+	if !ok {
+		return "", fmt.Errorf("failed to resolve image %q: %w", cfg.GetImage().GetImage(), errNotFound)
+	}
+	id := newID()
+	name := containerName(cfg.Metadata, sbCfg.Metadata)
+	if err := rt.reserveName(name, id); err != nil {
+		return "", fmt.Errorf("failed to reserve container name %q: %w", name, err)
+	}
+	c := &container{
+		id:        id,
+		sandboxID: s.id,
+		name:      name,
+		config:    cfg,
+		imageRef:  img.ID,
+		dir:       filepath.Join(rt.root, containersDir, id),
+		createdAt: time.Now().UnixNano(),
+		exited:    make(chan struct{}),
+		execs:     map[*process]struct{}{},
+		status:    containerStatus{state: runtimeapi.ContainerState_CONTAINER_CREATED},
+	}
+	if sbCfg.GetLogDirectory() != "" && cfg.GetLogPath() != "" {
+		c.logPath = filepath.Join(sbCfg.GetLogDirectory(), cfg.GetLogPath())
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, workDirName), 0o755); err != nil {
+		os.RemoveAll(c.dir)
+		rt.releaseName(name)
+		return "", fmt.Errorf("failed to create container root directory %q: %w", c.dir, err)
+	}
+	rt.saveContainer(c)
+	rt.mu.Lock()
+	rt.containers[id] = c
+	rt.mu.Unlock()
+	rt.log.Info("container created", "id", id, "name", name)
+	return id, nil
+}
+
+// startContainer starts the container's main task. A command that cannot be
+// started leaves the container EXITED with code 128 and reason StartError, as
+// containerd does.
+func (rt *Runtime) startContainer(id string) error {
+	c, err := rt.getContainer(id)
+	if err != nil {
+		return fmt.Errorf("an error occurred when try to find container %q: %w", id, err)
+	}
+	s, err := rt.getSandbox(c.sandboxID)
+	if err != nil {
+		return fmt.Errorf("sandbox %q not found: %w", c.sandboxID, err)
+	}
+	c.mu.Lock()
+	if c.status.state != runtimeapi.ContainerState_CONTAINER_CREATED {
+		defer c.mu.Unlock()
+		return fmt.Errorf("container is in %s state", c.status.state)
+	}
+	err = rt.start(c, s)
+	if err != nil {
+		c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
+		c.status.finishedAt = time.Now().UnixNano()
+		c.status.exitCode = errorStartExitCode
+		c.status.reason = errorStartReason
+		c.status.message = err.Error()
+		close(c.exited)
+	}
+	pid := c.status.pid
+	c.mu.Unlock()
+	rt.saveContainer(c)
+	if err != nil {
+		return err
+	}
+	rt.log.Info("container started", "id", c.id, "name", c.name, "pid", pid)
+	return nil
+}
+
+// start starts c's main task and its monitor. c.mu is held.
+func (rt *Runtime) start(c *container, s *sandbox) error {
+	if s.getState() != runtimeapi.PodSandboxState_SANDBOX_READY {
+		return fmt.Errorf("sandbox container %q is not running", s.id)
+	}
+	c.env = environ(c.config, s.config)
+	c.wd = filepath.Join(c.dir, workDirName)
+	if wd := c.config.GetWorkingDir(); wd != "" {
+		if fi, err := os.Stat(wd); err == nil && fi.IsDir() {
+			c.wd = wd
+		}
+	}
+	cio, err := newContainerIO(c.logPath, c.config.GetTty())
+	if err != nil {
+		return fmt.Errorf("failed to create container loggers: %w", err)
+	}
+	var t task
+	var p *process
+	if argv := slices.Concat(c.config.GetCommand(), c.config.GetArgs()); len(argv) == 0 {
+		t = newIdleTask()
+	} else {
+		spec := procSpec{argv: argv, env: c.env, dir: c.wd, tty: c.config.GetTty(), stdin: c.config.GetStdin()}
+		if p, err = startProcess(spec); err != nil {
+			cio.finish()
+			return fmt.Errorf("failed to start container %q: %w", c.id, err)
+		}
+		t = p
+	}
+	cio.pipe(p)
+	if !rt.addMonitor() {
+		t.kill()
+		t.wait()
+		cio.finish()
+		return errors.New("runtime is shutting down")
+	}
+	c.task, c.io = t, cio
+	c.status.state = runtimeapi.ContainerState_CONTAINER_RUNNING
+	c.status.startedAt = time.Now().UnixNano()
+	c.status.pid = t.processID()
+	go rt.monitor(c)
+	return nil
+}
+
+// monitor waits for a container's main task to end, then ends the rest of
+// the container: its execs, its output, its log.
+func (rt *Runtime) monitor(c *container) {
+	defer rt.monitors.Done()
+	c.mu.Lock()
+	t, cio := c.task, c.io
+	c.mu.Unlock()
+	code := t.wait()
+	c.mu.Lock()
+	c.ended = true
+	execs := c.takeExecs()
+	c.mu.Unlock()
+	for _, p := range execs {
+		p.kill()
+	}
+	cio.finish()
+	c.mu.Lock()
+	c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
+	c.status.finishedAt = time.Now().UnixNano()
+	c.status.exitCode = int32(code)
+	c.status.pid = 0
+	c.mu.Unlock()
+	// After Close the exit is not recorded: the next fake-cri finds the
+	// container lost, as after a crash.
+	if !rt.isClosed() {
+		rt.saveContainer(c)
+	}
+	rt.log.Info("container exited", "id", c.id, "name", c.name, "exitCode", code)
+	close(c.exited)
+}
+
+// takeExecs empties the container's set of running execs. c.mu is held.
+func (c *container) takeExecs() []*process {
+	ps := make([]*process, 0, len(c.execs))
+	for p := range c.execs {
+		ps = append(ps, p)
+	}
+	clear(c.execs)
+	return ps
+}
+
+// killAll kills the main task and every exec at once.
+func (c *container) killAll() {
+	c.mu.Lock()
+	t := c.task
+	running := c.status.state == runtimeapi.ContainerState_CONTAINER_RUNNING
+	execs := c.takeExecs()
+	c.mu.Unlock()
+	for _, p := range execs {
+		p.kill()
+	}
+	if running {
+		t.kill()
+	}
+}
+
+// stopContainer stops a running container: its stop signal, then SIGKILL
+// after timeout, as containerd's stopContainer. With timeout 0 it kills at
+// once. Stopping a container that does not exist or is not running is no
+// error.
+func (rt *Runtime) stopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	c, err := rt.getContainer(id)
+	if errors.Is(err, errNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("an error occurred when try to find container %q: %w", id, err)
+	}
+	return rt.stop(ctx, c, timeout)
+}
+
+func (rt *Runtime) stop(ctx context.Context, c *container, timeout time.Duration) error {
+	c.mu.Lock()
+	t := c.task
+	running := c.status.state == runtimeapi.ContainerState_CONTAINER_RUNNING
+	c.mu.Unlock()
+	if !running {
+		return nil
+	}
+	if timeout > 0 {
+		sig := stopSignal(c)
+		rt.log.Info("stop container", "id", c.id, "signal", sig.String(), "timeout", timeout)
+		if err := t.signal(sig); err != nil {
+			return fmt.Errorf("failed to stop container %q: %w", c.id, err)
+		}
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case <-c.exited:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+	rt.log.Info("kill container", "id", c.id)
+	t.kill()
+	select {
+	case <-c.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("an error occurs during waiting for container %q to be killed: %w", c.id, ctx.Err())
+	}
+}
+
+// removeContainer kills the container if it runs, then forgets it and
+// removes its directory. Removing a container that does not exist is no
+// error.
+func (rt *Runtime) removeContainer(ctx context.Context, id string) error {
+	c, err := rt.getContainer(id)
+	if errors.Is(err, errNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("an error occurred when try to find container %q: %w", id, err)
+	}
+	return rt.remove(ctx, c)
+}
+
+func (rt *Runtime) remove(ctx context.Context, c *container) error {
+	if err := rt.stop(ctx, c, 0); err != nil {
+		return fmt.Errorf("failed to forcibly stop container %q: %w", c.id, err)
+	}
+	rt.mu.Lock()
+	if rt.containers[c.id] != c { // removed meanwhile by another call
+		rt.mu.Unlock()
+		return nil
+	}
+	delete(rt.containers, c.id)
+	delete(rt.names, c.name)
+	rt.mu.Unlock()
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("failed to remove container root directory %q: %w", c.dir, err)
+	}
+	rt.log.Info("container removed", "id", c.id, "name", c.name)
+	return nil
+}
+
+// stopSignal is the signal StopContainer sends first: the container's
+// Config.StopSignal, else SIGTERM.
+func stopSignal(c *container) syscall.Signal {
+	if sig := signalNumber(c.config.GetStopSignal()); sig != 0 {
+		return sig
+	}
+	return syscall.SIGTERM
+}
+
+// signalNumber maps CRI's Signal enum to the signal's number; 0 for
+// SIGNAL_RUNTIME_DEFAULT.
+func signalNumber(s runtimeapi.Signal) syscall.Signal {
+	name, _ := strings.CutPrefix(s.String(), "SIGNAL_")
+	return unix.SignalNum(name)
+}

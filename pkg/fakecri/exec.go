@@ -1,0 +1,237 @@
+package fakecri
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/execlab/execlab/pkg/streaming"
+)
+
+// maxExecSyncOutput caps what ExecSync keeps of each stream, as containerd's
+// cappedWriter: more would not fit in a gRPC response anyway.
+const maxExecSyncOutput = 16 << 20
+
+// execOptions are one exec's command and streams; a nil stream is not
+// wanted.
+type execOptions struct {
+	cmd     []string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	tty     bool
+	resize  <-chan streaming.TerminalSize
+	timeout time.Duration // 0: none
+}
+
+// Exec runs cmd in the container's environment, for pkg/streaming. It closes
+// s.Stdout and s.Stderr once the command's output has ended, as containerd's
+// exec IO does. A non-zero exit is a k8s.io/utils/exec.CodeExitError, not
+// wrapped, so that the streaming server reports the code; ending the context
+// (the client went away) kills the command.
+func (rt *Runtime) Exec(ctx context.Context, containerID string, cmd []string, s streaming.Streams) error {
+	opts := execOptions{cmd: cmd, stdin: s.Stdin, tty: s.TTY, resize: s.Resize}
+	// Assigned only when set: a nil *T in an interface is not nil.
+	if s.Stdout != nil {
+		opts.stdout = s.Stdout
+	}
+	if s.Stderr != nil {
+		opts.stderr = s.Stderr
+	}
+	code, err := rt.execInContainer(ctx, containerID, opts)
+	closeAll(s.Stdout, s.Stderr)
+	if err != nil {
+		return fmt.Errorf("failed to exec in container: %w", err)
+	}
+	if code != 0 {
+		// The text after "command terminated with non-zero exit code: " in
+		// the stream's status, as os/exec words it.
+		return utilexec.CodeExitError{Err: fmt.Errorf("exit status %d", code), Code: code}
+	}
+	return nil
+}
+
+// execSync runs cmd and returns its output and exit code, for ExecSync.
+func (rt *Runtime) execSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error) {
+	stdout := &cappedBuffer{remain: maxExecSyncOutput}
+	stderr := &cappedBuffer{remain: maxExecSyncOutput}
+	code, err := rt.execInContainer(ctx, containerID, execOptions{cmd: cmd, stdout: stdout, stderr: stderr, timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("failed to exec in container: %w", err)
+	}
+	return &runtimeapi.ExecSyncResponse{Stdout: stdout.buf, Stderr: stderr.buf, ExitCode: int32(code)}, nil
+}
+
+// execInContainer runs one exec in a running container and returns its exit
+// code. Like containerd's execInternal, it kills the command when ctx ends or
+// the timeout expires, and then answers an error instead of an exit code.
+func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOptions) (int, error) {
+	c, err := rt.getContainer(id)
+	if err != nil {
+		return 0, fmt.Errorf("failed to find container %q in store: %w", id, err)
+	}
+	if len(opts.cmd) == 0 {
+		return 0, fmt.Errorf("no command to execute: %w", errInvalidArgument)
+	}
+	execID := newID()
+	p, err := c.startExec(execID, procSpec{argv: opts.cmd, tty: opts.tty, stdin: opts.stdin != nil, size: initialSize(opts.resize)})
+	if err != nil {
+		return 0, err
+	}
+	defer c.endExec(p)
+	rt.log.Debug("exec started", "container", c.id, "exec", execID, "cmd", opts.cmd, "pid", p.pid)
+
+	var pumps sync.WaitGroup
+	var sources []io.ReadCloser
+	copyOut := func(dst io.Writer, src io.ReadCloser) {
+		if dst == nil {
+			dst = io.Discard
+		}
+		sources = append(sources, src)
+		pumps.Add(1)
+		go func() {
+			defer pumps.Done()
+			if _, err := io.Copy(dst, src); err != nil {
+				// The client is gone: keep the command from blocking on
+				// a full pipe until it is killed.
+				io.Copy(io.Discard, src)
+			}
+		}()
+	}
+	copyOut(opts.stdout, p.stdout)
+	if p.stderr != nil {
+		copyOut(opts.stderr, p.stderr)
+	}
+	if opts.stdin != nil {
+		// Not waited for: it may block reading a client that sends nothing
+		// more, until the session ends.
+		go func() {
+			io.Copy(p.stdin, opts.stdin)
+			if !opts.tty {
+				p.stdin.Close() // EOF for the command; a terminal stays open
+			}
+		}()
+	}
+	done := make(chan struct{})
+	defer close(done)
+	if opts.tty {
+		go resizeLoop(done, opts.resize, p.pty)
+	}
+
+	exited := make(chan int, 1)
+	go func() { exited <- p.wait() }()
+	var timeout <-chan time.Time
+	if opts.timeout > 0 {
+		timer := time.NewTimer(opts.timeout)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	var code int
+	select {
+	case code = <-exited:
+	case <-ctx.Done():
+		p.kill()
+		<-exited
+		err = ctx.Err()
+	case <-timeout:
+		p.kill()
+		<-exited
+		err = fmt.Errorf("timeout %v exceeded: %w", opts.timeout, context.DeadlineExceeded)
+	}
+	drain(&pumps, sources)
+	p.closeStdio()
+	rt.log.Debug("exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
+	return code, err
+}
+
+// startExec starts an exec's process in the container's environment, TERM
+// set for a terminal as containerd does, and counts it among the container's
+// execs so that the container's end kills it.
+func (c *container) startExec(execID string, spec procSpec) (*process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if state := c.stateLocked(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return nil, fmt.Errorf("container is in %s state", state)
+	}
+	spec.env, spec.dir = c.env, c.wd
+	if spec.tty {
+		spec.env = append(slices.Clone(c.env), "TERM=xterm")
+	}
+	p, err := startProcess(spec)
+	if err != nil {
+		return nil, fmt.Errorf("failed to start exec %q: %w", execID, err)
+	}
+	c.execs[p] = struct{}{}
+	return p, nil
+}
+
+func (c *container) endExec(p *process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.execs, p)
+}
+
+// initialSize takes the terminal sizes already queued on resize, so that a
+// command that reads its size at once sees the client's (containerd applies
+// it only after the start: busybox's stty size may then read 0 0).
+func initialSize(resize <-chan streaming.TerminalSize) *pty.Winsize {
+	var ws *pty.Winsize
+	for {
+		select {
+		case sz, ok := <-resize:
+			if !ok {
+				return ws
+			}
+			if validSize(sz) {
+				ws = &pty.Winsize{Rows: sz.Height, Cols: sz.Width}
+			}
+		default:
+			return ws
+		}
+	}
+}
+
+// validSize ignores empty sizes, as containerd's handleResizing does.
+func validSize(sz streaming.TerminalSize) bool {
+	return sz.Width > 0 && sz.Height > 0
+}
+
+// resizeLoop applies each size from resize to the terminal whose master is
+// term, until done or resize is closed.
+func resizeLoop(done <-chan struct{}, resize <-chan streaming.TerminalSize, term *os.File) {
+	for {
+		select {
+		case <-done:
+			return
+		case sz, ok := <-resize:
+			if !ok {
+				return
+			}
+			if validSize(sz) {
+				setTerminalSize(term, sz.Width, sz.Height)
+			}
+		}
+	}
+}
+
+// cappedBuffer keeps the first remain bytes written to it and drops the
+// rest without failing, as containerd's cappedWriter.
+type cappedBuffer struct {
+	buf    []byte
+	remain int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	n := min(len(p), b.remain)
+	b.buf = append(b.buf, p[:n]...)
+	b.remain -= n
+	return len(p), nil
+}

@@ -1,0 +1,307 @@
+package fakecri
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// defaultPath is the PATH a container gets when its environment sets none:
+// containerd's default for images without one (pkg/oci.DefaultSpec).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// procSpec says how to start one process of a container.
+type procSpec struct {
+	argv []string
+	env  []string // complete: nothing is inherited from fake-cri
+	dir  string
+	tty  bool
+	size *pty.Winsize // the terminal's first size, with tty
+	// stdin keeps a pipe to the process's stdin; without it (and without a
+	// TTY) stdin is /dev/null, as runc gives a process with no stdin.
+	stdin bool
+}
+
+// process is one running local process. It leads its own session and process
+// group, so that signalling and killing reach what it started.
+type process struct {
+	cmd *exec.Cmd
+	pid int
+
+	// The parent's ends of the process's stdio. With a TTY, stdin and stdout
+	// are both the pty master and stderr is nil.
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	stderr io.ReadCloser
+	pty    *os.File
+
+	mu     sync.Mutex
+	reaped bool
+}
+
+// startProcess starts spec.argv[0], looked up in the PATH of spec.env as runc
+// does. A binary that cannot be found answers runc's (Go's) wording:
+// `exec: "x": executable file not found in $PATH`.
+func startProcess(spec procSpec) (*process, error) {
+	if len(spec.argv) == 0 {
+		return nil, fmt.Errorf("no command: %w", errInvalidArgument)
+	}
+	path, err := lookPath(spec.argv[0], spec.env, spec.dir)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path: path,
+		Args: spec.argv,
+		Env:  spec.env,
+		Dir:  spec.dir,
+		// Pdeathsig: nothing outlives fake-cri. Setsid: a session and process
+		// group of its own, which stop and kill address as a whole.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	p := &process{cmd: cmd}
+	var childEnds []io.Closer
+	defer func() {
+		for _, c := range childEnds {
+			c.Close()
+		}
+	}()
+	if spec.tty {
+		master, slave, err := openPTY(spec.size)
+		if err != nil {
+			return nil, err
+		}
+		childEnds = append(childEnds, slave)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr.Setctty = true // Ctty 0: the child's stdin
+		p.pty, p.stdin, p.stdout = master, master, ptyReader{master}
+	} else {
+		if spec.stdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			childEnds = append(childEnds, r)
+			cmd.Stdin, p.stdin = r, w
+		}
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			p.closeStdio()
+			return nil, err
+		}
+		childEnds = append(childEnds, outW)
+		cmd.Stdout, p.stdout = outW, outR
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			p.closeStdio()
+			return nil, err
+		}
+		childEnds = append(childEnds, errW)
+		cmd.Stderr, p.stderr = errW, errR
+	}
+	if err := cmd.Start(); err != nil {
+		p.closeStdio()
+		return nil, err
+	}
+	p.pid = cmd.Process.Pid
+	return p, nil
+}
+
+// openPTY opens a pseudo-terminal of the given size (nil: the kernel's
+// default). pty.Open leaves the master in blocking mode (it calls Fd), where
+// a read cannot be interrupted; the master returned is a non-blocking copy,
+// served by the runtime poller like a pipe.
+func openPTY(size *pty.Winsize) (master, slave *os.File, err error) {
+	m, slave, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open pty: %w", err)
+	}
+	defer m.Close()
+	if size != nil {
+		if err := pty.Setsize(m, size); err != nil {
+			slave.Close()
+			return nil, nil, fmt.Errorf("set terminal size: %w", err)
+		}
+	}
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil {
+		if err = unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		slave.Close()
+		return nil, nil, fmt.Errorf("open pty: %w", err)
+	}
+	return os.NewFile(uintptr(fd), m.Name()), slave, nil
+}
+
+// setTerminalSize resizes the terminal whose master is f. It does the ioctl
+// through the runtime poller's raw connection: pty.Setsize calls Fd, which
+// would put the master back into blocking mode.
+func setTerminalSize(f *os.File, width, height uint16) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	ctlErr := rc.Control(func(fd uintptr) {
+		err = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+	})
+	if ctlErr != nil {
+		return ctlErr
+	}
+	return err
+}
+
+// lookPath resolves file against the PATH of env, relative to dir, like
+// exec.LookPath does against fake-cri's own environment.
+func lookPath(file string, env []string, dir string) (string, error) {
+	if strings.Contains(file, "/") {
+		path := file
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		if err := executable(path); err != nil {
+			return "", &exec.Error{Name: file, Err: err}
+		}
+		return file, nil
+	}
+	pathEnv := defaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, file)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fs.ErrPermission
+	}
+	return nil
+}
+
+// signal sends sig to the process's group. Once the process is reaped its
+// group may be gone and its ID reused, so it does nothing then.
+func (p *process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	if err := unix.Kill(-p.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal process group %d: %w", p.pid, err)
+	}
+	return nil
+}
+
+// kill sends SIGKILL to the process's whole session.
+func (p *process) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		killSession(p.pid)
+	}
+}
+
+// wait blocks until the process exits, kills what is left of its session,
+// reaps it and returns its exit code: the status it exited with, or 128+n
+// when signal n killed it, as runc reports.
+func (p *process) wait() int {
+	// Peek without reaping: while the process is a zombie its ID cannot be
+	// reused, so killing its session cannot hit a stranger.
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	killSession(p.pid)
+	p.cmd.Wait()
+	p.reaped = true
+	return exitCode(p.cmd.ProcessState)
+}
+
+func exitCode(ps *os.ProcessState) int {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// closeStdio closes the parent's ends of the process's stdio.
+func (p *process) closeStdio() {
+	for _, c := range []io.Closer{p.stdin, p.stdout, p.stderr} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// killSession sends SIGKILL to the process group sid and to every other
+// process of session sid: an interactive shell puts its jobs in groups of
+// their own. Only a process that left the session (setsid) escapes.
+func killSession(sid int) {
+	unix.Kill(-sid, unix.SIGKILL)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil || pid == sid {
+			continue
+		}
+		if s, err := unix.Getsid(pid); err == nil && s == sid {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// ptyReader reads a pty master, whose reads fail with EIO once the last
+// process holding the terminal has gone: that is the end of its output.
+type ptyReader struct{ f *os.File }
+
+func (r ptyReader) Read(b []byte) (int, error) {
+	n, err := r.f.Read(b)
+	if errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (r ptyReader) Close() error { return r.f.Close() }
+
+func (r ptyReader) SetReadDeadline(t time.Time) error { return r.f.SetReadDeadline(t) }

@@ -1,0 +1,151 @@
+package fakecri
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Config configures a Runtime.
+type Config struct {
+	// Root holds the runtime's state: a directory per sandbox and per
+	// container (which includes the container's working directory) and the
+	// image list. It is created if missing.
+	Root string
+	// Version is the RuntimeVersion that Version answers.
+	Version string
+	// Logger receives the runtime's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime holds the pod sandboxes, containers and images, and runs the
+// containers' processes. It implements pkg/streaming's Runtime (Exec,
+// Attach, PortForward); Service puts the CRI gRPC API in front of it.
+type Runtime struct {
+	root    string
+	version string
+	log     *slog.Logger
+	images  *imageStore
+
+	// monitors counts the goroutines that wait for main processes.
+	monitors sync.WaitGroup
+
+	mu         sync.Mutex
+	sandboxes  map[string]*sandbox
+	containers map[string]*container
+	names      map[string]string // reserved sandbox and container names to IDs
+	closed     bool
+}
+
+// New loads the state kept under cfg.Root, if any, and returns the runtime.
+// Containers that were running when the state was saved have lost their
+// processes: they are recorded as exited, as containerd records a task it
+// cannot find when it recovers.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("fakecri: no root directory")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{sandboxesDir, containersDir} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return nil, fmt.Errorf("fakecri: %w", err)
+		}
+	}
+	rt := &Runtime{
+		root:       root,
+		version:    cfg.Version,
+		log:        cfg.Logger,
+		sandboxes:  map[string]*sandbox{},
+		containers: map[string]*container{},
+		names:      map[string]string{},
+	}
+	if rt.log == nil {
+		rt.log = slog.Default()
+	}
+	if rt.images, err = loadImages(filepath.Join(root, imagesFile)); err != nil {
+		return nil, fmt.Errorf("fakecri: %w", err)
+	}
+	if err := rt.load(); err != nil {
+		return nil, fmt.Errorf("fakecri: load state from %s: %w", root, err)
+	}
+	return rt, nil
+}
+
+// Close kills every container's processes and waits until they are gone. It
+// records nothing: to the next Runtime on the same root the containers were
+// lost, as after a crash, and read exited with code 255. (A real runtime's
+// containers outlive it; these are its children, which die with it anyway
+// through Pdeathsig.)
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	rt.closed = true
+	var cs []*container
+	for _, c := range rt.containers {
+		cs = append(cs, c)
+	}
+	rt.mu.Unlock()
+	for _, c := range cs {
+		c.killAll()
+	}
+	rt.monitors.Wait()
+	return nil
+}
+
+// addMonitor counts a new monitor goroutine, unless the runtime is closed:
+// Close waits for every monitor it lets start.
+func (rt *Runtime) addMonitor() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return false
+	}
+	rt.monitors.Add(1)
+	return true
+}
+
+func (rt *Runtime) isClosed() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.closed
+}
+
+// getContainer finds a container by ID or unique ID prefix.
+func (rt *Runtime) getContainer(id string) (*container, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return lookup(rt.containers, id)
+}
+
+// getSandbox finds a sandbox by ID or unique ID prefix.
+func (rt *Runtime) getSandbox(id string) (*sandbox, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return lookup(rt.sandboxes, id)
+}
+
+// reserveName claims a sandbox or container name for id, as containerd's
+// registrar does, so that the same metadata cannot be created twice.
+func (rt *Runtime) reserveName(name, id string) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return errors.New("runtime is shutting down")
+	}
+	if owner, ok := rt.names[name]; ok {
+		return fmt.Errorf("failed to reserve name %q for id %q: name is reserved for %q: %w", name, id, owner, errAlreadyExists)
+	}
+	rt.names[name] = id
+	return nil
+}
+
+func (rt *Runtime) releaseName(name string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	delete(rt.names, name)
+}

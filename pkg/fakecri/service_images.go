@@ -1,0 +1,73 @@
+package fakecri
+
+import (
+	"context"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func (s *Service) ListImages(_ context.Context, r *runtimeapi.ListImagesRequest) (*runtimeapi.ListImagesResponse, error) {
+	var out []*runtimeapi.Image
+	for _, img := range s.rt.images.list(r.GetFilter().GetImage().GetImage()) {
+		out = append(out, img.toCRI())
+	}
+	return &runtimeapi.ListImagesResponse{Images: out}, nil
+}
+
+// ImageStatus of an image that is not there answers no image and no error,
+// as CRI asks.
+func (s *Service) ImageStatus(_ context.Context, r *runtimeapi.ImageStatusRequest) (*runtimeapi.ImageStatusResponse, error) {
+	img, ok := s.rt.images.resolve(r.GetImage().GetImage())
+	if !ok {
+		return &runtimeapi.ImageStatusResponse{}, nil
+	}
+	return &runtimeapi.ImageStatusResponse{Image: img.toCRI()}, nil
+}
+
+// PullImage "pulls" any valid reference at once: there is no registry.
+func (s *Service) PullImage(_ context.Context, r *runtimeapi.PullImageRequest) (*runtimeapi.PullImageResponse, error) {
+	img, err := s.rt.images.pull(r.GetImage().GetImage())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	s.rt.log.Info("image pulled", "image", r.GetImage().GetImage(), "id", img.ID)
+	return &runtimeapi.PullImageResponse{ImageRef: img.ID}, nil
+}
+
+func (s *Service) RemoveImage(_ context.Context, r *runtimeapi.RemoveImageRequest) (*runtimeapi.RemoveImageResponse, error) {
+	if err := s.rt.images.remove(r.GetImage().GetImage()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &runtimeapi.RemoveImageResponse{}, nil
+}
+
+// ImageFsInfo reports the runtime's root, where images and containers are
+// kept, with what fake-cri's own files use of it.
+func (s *Service) ImageFsInfo(context.Context, *runtimeapi.ImageFsInfoRequest) (*runtimeapi.ImageFsInfoResponse, error) {
+	var bytes, inodes uint64
+	filepath.WalkDir(s.rt.root, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file removed during the walk
+		}
+		inodes++
+		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
+			bytes += uint64(fi.Size())
+		}
+		return nil
+	})
+	usage := func() *runtimeapi.FilesystemUsage {
+		return &runtimeapi.FilesystemUsage{
+			Timestamp:  time.Now().UnixNano(),
+			FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: s.rt.root},
+			UsedBytes:  &runtimeapi.UInt64Value{Value: bytes},
+			InodesUsed: &runtimeapi.UInt64Value{Value: inodes},
+		}
+	}
+	return &runtimeapi.ImageFsInfoResponse{
+		ImageFilesystems:     []*runtimeapi.FilesystemUsage{usage()},
+		ContainerFilesystems: []*runtimeapi.FilesystemUsage{usage()},
+	}, nil
+}

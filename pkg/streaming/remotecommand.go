@@ -1,0 +1,92 @@
+package streaming
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+
+	"k8s.io/streaming/pkg/httpstream/wsstream"
+)
+
+// streamOptions are the client streams an exec or attach request granted.
+type streamOptions struct {
+	stdin, stdout, stderr, tty bool
+}
+
+// A remoteCommand is an exec or attach connection once upgraded and with
+// its streams set up: what the session needs, whatever the transport.
+type remoteCommand struct {
+	proto protocol
+
+	stdin       io.ReadCloser  // nil unless granted
+	stdout      io.WriteCloser // nil unless granted
+	stderr      io.WriteCloser // nil unless granted
+	errorStream io.WriteCloser
+	resize      io.Reader // nil unless a TTY was granted and proto.resize
+
+	// ctx ends when the connection does: the client went away, it was idle
+	// too long, or the server is closing.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// conn closes the whole connection and every stream on it.
+	conn io.Closer
+	// forget stops tracking conn for Server.Close.
+	forget func()
+}
+
+// serveRemoteCommand is the one session loop of exec and attach, for every
+// protocol version and both transports: it upgrades the request, runs the
+// command on the client's streams, reports how it ended on the error stream
+// and closes the connection.
+func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts streamOptions, run func(context.Context, Streams) streamStatus) {
+	open := s.openSPDY
+	if wsstream.IsWebSocketRequest(r) {
+		open = s.openWebSocket
+	}
+	rc, err := open(w, r, opts)
+	if err != nil {
+		// The transport has answered the client, or the client is gone.
+		s.log.Info("Remote command not started", "err", err)
+		return
+	}
+
+	streams := Streams{Stdin: rc.stdin, Stdout: rc.stdout, Stderr: rc.stderr, TTY: opts.tty}
+	var resizes sync.WaitGroup
+	if rc.resize != nil {
+		sizes := make(chan TerminalSize)
+		streams.Resize = sizes
+		resizes.Go(func() { forwardResizes(rc.ctx, s.log, rc.resize, sizes) })
+	}
+
+	st := run(rc.ctx, streams)
+	if err := rc.finish(st); err != nil {
+		// Expected with v1 (the error stream is reset) or a vanished client.
+		s.log.Debug("Exit status not delivered", "protocol", rc.proto.name, "err", err)
+	}
+	resizes.Wait()
+}
+
+// finish writes st on the error stream in the protocol's format, then
+// closes the connection.
+func (rc *remoteCommand) finish(st streamStatus) error {
+	var err error
+	if b := st.encode(rc.proto); len(b) > 0 {
+		_, err = rc.errorStream.Write(b)
+	}
+	rc.close()
+	return err
+}
+
+// close ends the session. The output streams are half-closed first, so that
+// over SPDY the client reads each to its end before the connection resets.
+func (rc *remoteCommand) close() {
+	for _, c := range []io.Closer{rc.stdout, rc.stderr, rc.errorStream} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+	_ = rc.conn.Close()
+	rc.forget()
+	rc.cancel()
+}
