@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +21,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
 	clientexec "k8s.io/client-go/util/exec"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -94,6 +97,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := containerPID(t, rs, c.ContainerId)
+	baseline := goroutines(t, debugAddr)
 
 	exec := func(req *runtimeapi.ExecRequest, opts remotecommand.StreamOptions) error {
 		t.Helper()
@@ -144,14 +148,68 @@ func TestServe(t *testing.T) {
 		}
 	})
 
-	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/goroutine?debug=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "goroutine profile: total ") {
-		t.Errorf("pprof: %s %.40q", resp.Status, body)
+	t.Run("attach", func(t *testing.T) {
+		cat, err := rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "cat"},
+			Image:    &runtimeapi.ImageSpec{Image: img.ImageRef},
+			Command:  []string{"cat"},
+			Stdin:    true, StdinOnce: true,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cat.ContainerId}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := rs.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: cat.ContainerId, Stdin: true, Stdout: true, Stderr: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", mustParse(t, resp.Url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// With StdinOnce, the end of the client's input ends cat, and so
+		// the session.
+		var stdout bytes.Buffer
+		err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("typed\n"), Stdout: &stdout, Stderr: io.Discard})
+		if err != nil || stdout.String() != "typed\n" {
+			t.Errorf("attach: stdout %q, %v", stdout.String(), err)
+		}
+	})
+	t.Run("port-forward", func(t *testing.T) {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					io.Copy(c, c)
+					c.Close()
+				}()
+			}
+		}()
+		port := l.Addr().(*net.TCPAddr).Port
+		resp, err := rs.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: sb.PodSandboxId, Port: []int32{int32(port)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := forward(t, resp.Url, port, "ping\n"); got != "ping\n" {
+			t.Errorf("through the forward: %q", got)
+		}
+	})
+
+	// Every session's goroutines, on both ends, are gone once it is over.
+	for deadline := time.Now().Add(10 * time.Second); goroutines(t, debugAddr) > baseline; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after the sessions, %d before", goroutines(t, debugAddr), baseline)
+		}
 	}
 
 	cancel() // SIGTERM
@@ -189,6 +247,62 @@ func containerPID(t *testing.T, rs runtimeapi.RuntimeServiceClient, id string) i
 		t.Fatalf("verbose info %q: %v", resp.Info, err)
 	}
 	return info.Pid
+}
+
+// forward sends msg through a port-forward to port with client-go's
+// port-forwarder, as kubectl port-forward does, and returns the answer.
+func forward(t *testing.T, rawURL string, port int, msg string) string {
+	t.Helper()
+	transport, upgrader, err := spdy.RoundTripperFor(&rest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, "POST", mustParse(t, rawURL))
+	stop, ready := make(chan struct{}), make(chan struct{})
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fw.ForwardPorts() }()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ready
+	ports, err := fw.GetPorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(int(ports[0].Local)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, msg)
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
+	}
+	return string(buf)
+}
+
+// goroutines reads fake-cri's goroutine count from its pprof endpoint.
+func goroutines(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
+	if resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("pprof: %s %q", resp.Status, line)
+	}
+	return n
 }
 
 // staleSocket leaves a socket file at path, as a killed fake-cri would.

@@ -62,7 +62,7 @@ func startServer(t *testing.T, opts Options, configure ...func(*Server)) *testSe
 	ts := &testServer{Server: srv, url: "http://" + l.Addr().String()}
 	// No keep-alive: a test's connections end with its requests, so that
 	// goroutine counts come back to their baseline.
-	ts.config = &rest.Config{Host: ts.url, Transport: &http.Transport{DisableKeepAlives: true}}
+	ts.config = &rest.Config{Host: ts.url, Transport: &http.Transport{DisableKeepAlives: true}, QPS: -1}
 	if ts.client, err = kubernetes.NewForConfig(ts.config); err != nil {
 		t.Fatal(err)
 	}
@@ -211,5 +211,15 @@ func goroutineBaseline(t *testing.T) func() {
 		}
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines, baseline %d:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
 	}
 }

@@ -78,7 +78,12 @@ func (s *Server) updateObject(res *resource, st strategy, ns, name string, next 
 		if res.namespaced && obj.GetNamespace() != ns {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the URL (%s)", obj.GetNamespace(), ns))
 		}
-		if rv := obj.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
+		switch rv := obj.GetResourceVersion(); rv {
+		case "":
+			// Every resource here allows unconditional updates.
+			obj.SetResourceVersion(cur.GetResourceVersion())
+		case cur.GetResourceVersion():
+		default:
 			return nil, apierrors.NewConflict(res.gr, name, errors.New(optimisticLockErrorMsg))
 		}
 		beforeUpdate(st, obj, cur)

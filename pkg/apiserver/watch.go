@@ -144,6 +144,9 @@ func (s *Server) nextBookmark(deadline time.Time) time.Duration {
 // send writes one event. Objects become Tables or metadata if the client
 // asked for that; Table column definitions come with the first event only.
 func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
+	// Event objects are shared with the store and other watchers, and
+	// encoding sets their kind in place.
+	obj = obj.DeepCopyObject()
 	result, gv := obj, ws.res.gvk().GroupVersion()
 	if typ != watch.Error && typ != watch.Bookmark {
 		var err error

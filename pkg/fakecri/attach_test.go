@@ -125,6 +125,35 @@ func TestAttach(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("stuck client", func(t *testing.T) {
+		// A client that stops reading holds the output up, not the
+		// container's end.
+		cfg := containerConfig("p", "yes", "yes")
+		cfg.LogPath = "" // no log: the output floods the client's queue at once
+		id := e.create(sb, "p", cfg)
+		if _, err := e.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
+			t.Fatal(err)
+		}
+		stuck := &stuckWriter{release: make(chan struct{}), closed: make(chan struct{})}
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- e.rt.Attach(actx, id, streaming.Streams{Stdout: stuck}) }()
+		waitAttached(t, e, id, 1)
+		waitQueueFull(t, e, id)
+		if _, err := e.rs.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.status(id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 143 {
+			t.Errorf("container %v, exit code %d", st.State, st.ExitCode)
+		}
+		cancel() // the session ends
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		close(stuck.release)
+		<-stuck.closed
+	})
 	t.Run("container exits", func(t *testing.T) {
 		id := e.runCat(sb, "p", "ends", false, false)
 		stdin, out, _, cancel, done := e.attach(id, false)
@@ -138,6 +167,25 @@ func TestAttach(t *testing.T) {
 			t.Errorf("attach ended with %v, stdout closed %v", err, out.isClosed())
 		}
 	})
+}
+
+// waitQueueFull waits until the only client of container id lags a whole
+// queue behind.
+func waitQueueFull(t *testing.T, e *env, id string) {
+	t.Helper()
+	c, _ := e.rt.getContainer(id)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		c.io.stdout.mu.Lock()
+		full := false
+		for s := range c.io.stdout.sinks {
+			full = len(s.queue) == sinkQueue
+		}
+		c.io.stdout.mu.Unlock()
+		if full {
+			return
+		}
+	}
+	t.Fatal("the client's queue never filled")
 }
 
 // waitAttached waits until n clients are attached to container id's stdout.

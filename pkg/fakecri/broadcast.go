@@ -92,6 +92,11 @@ func (b *broadcaster) Write(p []byte) (int, error) {
 	for _, s := range sinks {
 		select {
 		case s.queue <- chunk:
+			continue
+		default:
+		}
+		select {
+		case s.queue <- chunk:
 		case <-s.quit: // detached meanwhile
 		case <-s.done: // the client failed
 			b.remove(s)

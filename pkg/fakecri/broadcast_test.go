@@ -29,34 +29,41 @@ func (w *stuckWriter) Close() error {
 	return nil
 }
 
-// TestBroadcasterSlowClient checks that a client that stops reading is
-// disconnected without holding up the log or the other clients.
-func TestBroadcasterSlowClient(t *testing.T) {
+// failingWriter fails every write, as a stream whose client has gone.
+type failingWriter struct{ closed chan struct{} }
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("gone") }
+
+func (w failingWriter) Close() error {
+	close(w.closed)
+	return nil
+}
+
+// TestBroadcaster checks the fan-out: every client and the log get all the
+// output; a client that fails is dropped without holding anything up.
+func TestBroadcaster(t *testing.T) {
 	log := &nopCloser{}
 	b := newBroadcaster(log)
-	stuck := &stuckWriter{release: make(chan struct{}), closed: make(chan struct{})}
-	slow := b.add(stuck)
-	fast := newPipeStream()
-	fastSink := b.add(fast)
+	failing := failingWriter{closed: make(chan struct{})}
+	b.add(failing)
+	clients := []*pipeStream{newPipeStream(), newPipeStream()}
+	var sinks []*sink
+	for _, c := range clients {
+		sinks = append(sinks, b.add(c))
+	}
 	var want strings.Builder
-	for i := range sinkQueue + 2 {
+	for i := range 3 * sinkQueue {
 		line := strconv.Itoa(i) + "\n"
 		want.WriteString(line)
 		b.Write([]byte(line))
 	}
-	b.mu.Lock()
-	_, kept := b.sinks[slow]
-	b.mu.Unlock()
-	if kept {
-		t.Error("a client more than a queue behind is still attached")
-	}
-	close(stuck.release)
-	<-slow.done
-	<-stuck.closed
+	<-failing.closed
 	b.close()
-	<-fastSink.done // the end reaches the client after all the output
-	if fast.String() != want.String() || !fast.isClosed() {
-		t.Errorf("the other client got %q, closed %v", fast.String(), fast.isClosed())
+	for i, c := range clients {
+		<-sinks[i].done
+		if c.String() != want.String() || !c.isClosed() {
+			t.Errorf("client %d got %q, closed %v", i, c.String(), c.isClosed())
+		}
 	}
 	if log.String() != want.String() {
 		t.Errorf("the log has %q", log.String())
@@ -65,4 +72,32 @@ func TestBroadcasterSlowClient(t *testing.T) {
 	if s := b.add(late); func() bool { <-s.done; return !late.isClosed() }() {
 		t.Error("a client attached after the end is not closed")
 	}
+}
+
+// TestBroadcasterStuckClient checks that a client that stops reading holds
+// the output up once its queue is full, as with containerd, until the
+// container's end aborts; the log still gets everything.
+func TestBroadcasterStuckClient(t *testing.T) {
+	log := &nopCloser{}
+	b := newBroadcaster(log)
+	stuck := &stuckWriter{release: make(chan struct{}), closed: make(chan struct{})}
+	b.add(stuck)
+	var want strings.Builder
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for i := range sinkQueue + 2 { // one taken, a queue full, one held up
+			line := strconv.Itoa(i) + "\n"
+			want.WriteString(line)
+			b.Write([]byte(line))
+		}
+	}()
+	b.abort()
+	<-wrote
+	b.close()
+	if log.String() != want.String() {
+		t.Errorf("the log has %q", log.String())
+	}
+	close(stuck.release)
+	<-stuck.closed
 }

@@ -24,6 +24,12 @@
 //     format, one record per line, "P" for a line cut at 16 KiB or left
 //     unterminated, as containerd's internal/cri/io/logger.go writes it.
 //     Timestamps are UTC with nine fractional digits.
+//   - Config.Stdin keeps the main process's stdin open for Attach, and
+//     Config.Tty gives it a pseudo-terminal. Every attached client gets the
+//     output; one that lags a queue behind holds it up, as with containerd,
+//     but never the container's end. Execs run in the same environment; with
+//     a TTY they get TERM=xterm, as with containerd, and start at the size
+//     the client has already sent, if any.
 //   - Exit codes are the process's own, or 128+n when killed by signal n.
 //     StopContainer sends the stop signal (SIGTERM unless Config.StopSignal)
 //     to the process group, then SIGKILL after the timeout. With no pid

@@ -22,7 +22,7 @@ const maxLogLineSize = 16 * 1024
 const logTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // logFile is a container's CRI log file, shared by its stdout and stderr
-// writers. Each record is one write, so records never interleave.
+// writers. Records are written whole, so they never interleave.
 type logFile struct {
 	path string
 
@@ -100,8 +100,8 @@ type lineWriter struct {
 	maxLen int
 	now    func() time.Time
 
-	buf    []byte // the current line's bytes not yet written out
-	record []byte
+	buf     []byte // the current line's bytes not yet written out
+	records []byte // the records of one Write, written out at once
 }
 
 func newLineWriter(out io.Writer, stream runtimeapi.LogStreamType) *lineWriter {
@@ -127,6 +127,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		rest = rest[w.maxLen:]
 	}
 	w.buf = w.buf[:copy(w.buf, rest)]
+	w.flush()
 	return len(p), nil
 }
 
@@ -147,18 +148,29 @@ func (w *lineWriter) Close() error {
 		rest = rest[n:]
 	}
 	w.buf = w.buf[:0]
+	w.flush()
 	return nil
 }
 
 func (w *lineWriter) emit(tag runtimeapi.LogTag, line []byte) {
-	r := w.now().UTC().AppendFormat(w.record[:0], logTimeFormat)
+	r := w.now().UTC().AppendFormat(w.records, logTimeFormat)
 	r = append(r, ' ')
 	r = append(r, w.stream...)
 	r = append(r, ' ')
 	r = append(r, tag...)
 	r = append(r, ' ')
 	r = append(r, line...)
-	r = append(r, '\n')
-	w.record = r
-	w.out.Write(r)
+	w.records = append(r, '\n')
+	if len(w.records) >= maxLogLineSize*4 {
+		w.flush()
+	}
+}
+
+// flush writes the records of one Write in one go: containerd writes each
+// record alone, which costs a system call a line.
+func (w *lineWriter) flush() {
+	if len(w.records) > 0 {
+		w.out.Write(w.records)
+		w.records = w.records[:0]
+	}
 }

@@ -36,6 +36,10 @@ func TestVersionAndStatus(t *testing.T) {
 	if len(st.Status.Conditions) != 2 || st.Status.Conditions[0].Type != "RuntimeReady" || st.Status.Conditions[1].Type != "NetworkReady" {
 		t.Errorf("conditions %v", st.Status.Conditions)
 	}
+	rc, err := e.rs.RuntimeConfig(ctx, &runtimeapi.RuntimeConfigRequest{})
+	if err != nil || rc.Linux.CgroupDriver != runtimeapi.CgroupDriver_CGROUPFS {
+		t.Errorf("RuntimeConfig: %v, %v", rc, err)
+	}
 	_, err = e.rs.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{})
 	wantCode(t, err, codes.Unimplemented, "method CheckpointContainer not implemented")
 }

@@ -130,8 +130,21 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("status after a failed start: %v", st)
 	}
 
+	// A log that cannot be created is a start error too.
+	cfg := containerConfig("p", "nolog", "true")
+	cfg.LogPath = "nolog/0.log"
+	if err := os.WriteFile(filepath.Join(e.sandboxConfig("p").LogDirectory, "nolog"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id = e.create(sb, "p", cfg)
+	_, err = e.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id})
+	wantCodeRE(t, err, codes.Unknown, `^failed to create container loggers: create log directory: mkdir .*/nolog: not a directory$`)
+	if st := e.status(id); st.Reason != "StartError" || st.ExitCode != 128 {
+		t.Errorf("status after a failed log: %v", st)
+	}
+
 	// Config.WorkingDir is used when it exists, else the container's own.
-	cfg := containerConfig("p", "wd", "pwd")
+	cfg = containerConfig("p", "wd", "pwd")
 	cfg.WorkingDir = t.TempDir()
 	id = e.create(sb, "p", cfg)
 	if _, err := e.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {

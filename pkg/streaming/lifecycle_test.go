@@ -228,3 +228,27 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleTimeout: a session on which nothing moves for StreamIdleTimeout
+// is closed and its command killed.
+func TestIdleTimeout(t *testing.T) {
+	checkGoroutines(t)
+	s, err := NewServer(Config{StreamIdleTimeout: 200 * time.Millisecond}, localRuntime{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Close()
+
+	spdyClosed, _ := startSPDY(t, s)
+	select {
+	case <-spdyClosed:
+	case <-testContext(t).Done():
+		t.Error("idle SPDY session still open")
+	}
+
+	ws := startWebSocket(t, s)
+	if _, _, err := ws.conn.ReadMessage(); err == nil {
+		t.Error("idle WebSocket session sent a message, want it closed")
+	}
+}

@@ -15,10 +15,12 @@ import (
 	"k8s.io/streaming/pkg/httpstream/spdy"
 )
 
-// portStream is a data or error stream of a port-forward, with its port.
+// portStream is a data or error stream of a port-forward, with its port
+// and the channel the connection closes once it has acknowledged it.
 type portStream struct {
 	httpstream.Stream
-	port int32
+	port      int32
+	replySent <-chan struct{}
 }
 
 // streamPair is the data and error stream of one forwarded connection,
@@ -28,6 +30,7 @@ type streamPair struct {
 	port        int32
 	data        httpstream.Stream
 	errorStream httpstream.Stream
+	replies     []<-chan struct{}
 	timer       *time.Timer
 }
 
@@ -41,16 +44,16 @@ func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sa
 	}
 	arrived := make(chan portStream)
 	stop := make(chan struct{})
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st httpstream.Stream, _ <-chan struct{}) error {
+	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st httpstream.Stream, replySent <-chan struct{}) error {
 		port, err := checkPortStream(st.Headers())
 		if err != nil {
 			return err
 		}
 		select {
-		case arrived <- portStream{st, port}:
+		case arrived <- portStream{st, port, replySent}:
 			return nil
 		case <-stop:
-			return errServerClosed
+			return errors.New("port-forward connection closing")
 		}
 	})
 	if conn == nil {
@@ -68,6 +71,9 @@ func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sa
 	s.pairStreams(ctx, conn, arrived, func(p *streamPair) {
 		forwards.Go(func() {
 			defer conn.RemoveStreams(p.data, p.errorStream)
+			if !p.acknowledged(ctx) {
+				return
+			}
 			if err := s.forwardPort(ctx, sandboxID, p.port, p.data, p.errorStream); err != nil {
 				// As upstream: reset both, so the client may retry with new streams.
 				_ = p.data.Reset()
@@ -138,6 +144,20 @@ func (s *Server) pairStreams(ctx context.Context, conn httpstream.Connection, ar
 	}
 }
 
+// acknowledged waits until the connection has replied to both streams,
+// and reports false if ctx ends first. A reset that overtook a reply would
+// fail the client's CreateStream instead of showing it the error.
+func (p *streamPair) acknowledged(ctx context.Context) bool {
+	for _, sent := range p.replies {
+		select {
+		case <-sent:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
 // add puts st in its place in the pair.
 func (p *streamPair) add(st portStream) error {
 	switch st.Headers().Get(v1.StreamType) {
@@ -153,6 +173,7 @@ func (p *streamPair) add(st portStream) error {
 		p.data = st.Stream
 		p.port = st.port // the data stream's port is the one forwarded
 	}
+	p.replies = append(p.replies, st.replySent)
 	return nil
 }
 

@@ -49,7 +49,7 @@ spec:
 	if r := k.run(t, shared, nil, "exec", "applied", "--", "echo", "inside"); r.code != 0 || r.stdout != "inside\n" {
 		t.Fatalf("exec: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if len(processesWith("sleep " + marker)) != 1 {
+	if len(processesWith("sleep "+marker)) != 1 {
 		t.Fatalf("want exactly one `sleep %s` process before delete, have %v", marker, processesWith("sleep "+marker))
 	}
 	if r := k.run(t, shared, nil, "delete", "pod", "applied"); r.code != 0 || r.stdout != "pod \"applied\" deleted\n" {

@@ -1,0 +1,59 @@
+package streaming
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+
+	apiremotecommand "k8s.io/apimachinery/pkg/util/remotecommand"
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// countingWriter counts what is written to it.
+type countingWriter int64
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	*w += countingWriter(len(p))
+	return len(p), nil
+}
+
+func spdyV5(t testing.TB, url string) remotecommand.Executor {
+	return spdyExecutor(t, url, apiremotecommand.StreamProtocolV5Name)
+}
+
+// benchmarkThroughput sends 64 MiB through cat per iteration, both ways.
+func benchmarkThroughput(b *testing.B, newExecutor func(testing.TB, string) remotecommand.Executor) {
+	s := newTestServer(b, localRuntime{})
+	data := make([]byte, 64<<20)
+	rand.Read(data)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out countingWriter
+		url := execURL(b, s, false, true, true, false, "cat")
+		err := newExecutor(b, url).StreamWithContext(testContext(b), remotecommand.StreamOptions{
+			Stdin: bytes.NewReader(data), Stdout: &out,
+		})
+		if err != nil || int(out) != len(data) {
+			b.Fatalf("got %d bytes, %v", out, err)
+		}
+	}
+}
+
+// benchmarkSetup runs `true` per iteration: upgrade, streams, process, status.
+func benchmarkSetup(b *testing.B, newExecutor func(testing.TB, string) remotecommand.Executor) {
+	s := newTestServer(b, localRuntime{})
+	b.ReportAllocs()
+	for b.Loop() {
+		var out countingWriter
+		url := execURL(b, s, false, false, true, false, "true")
+		if err := newExecutor(b, url).StreamWithContext(testContext(b), remotecommand.StreamOptions{Stdout: &out}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkExecSPDY(b *testing.B)              { benchmarkThroughput(b, spdyV5) }
+func BenchmarkExecWebSocket(b *testing.B)         { benchmarkThroughput(b, webSocketExecutor) }
+func BenchmarkSessionSetupSPDY(b *testing.B)      { benchmarkSetup(b, spdyV5) }
+func BenchmarkSessionSetupWebSocket(b *testing.B) { benchmarkSetup(b, webSocketExecutor) }
