@@ -12,7 +12,9 @@ func TestExecErrors(t *testing.T) {
 	}{
 		{"unknown pod", []string{"exec", "x", "--", "true"}, "Error from server (NotFound): pods \"x\" not found\n"},
 		{"unknown container", []string{"exec", "demo", "-c", "nope", "--", "true"}, "Error from server (BadRequest): container nope is not valid for pod demo\n"},
-		{"unknown namespace", []string{"exec", "-n", "elsewhere", "demo", "--", "true"}, "Error from server (NotFound): pods \"demo\" not found\n"},
+		// On a pod NotFound kubectl asks for the namespace, and reports that
+		// instead when it is missing too.
+		{"unknown namespace", []string{"exec", "-n", "elsewhere", "demo", "--", "true"}, "Error from server (NotFound): namespaces \"elsewhere\" not found\n"},
 	}
 	for _, c := range append(spdyClients, kubectlLatest) {
 		if !c.kubectl {
