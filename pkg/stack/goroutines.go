@@ -3,6 +3,7 @@ package stack
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,4 +31,19 @@ func Goroutines(baseURL string) (int, error) {
 		return 0, fmt.Errorf("goroutine profile of %s: unexpected first line %q", baseURL, line)
 	}
 	return strconv.Atoi(n)
+}
+
+// GoroutineDump returns a component's goroutines grouped by stack, for a
+// test to show what a leak is made of.
+func GoroutineDump(baseURL string) (string, error) {
+	resp, err := http.Get(baseURL + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("goroutine profile of %s: %w", baseURL, err)
+	}
+	return string(b), nil
 }

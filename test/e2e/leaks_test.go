@@ -50,7 +50,8 @@ func checkNoGoroutineLeaks(s *stack.Stack) error {
 		if err != nil {
 			errs = append(errs, err)
 		} else if n > base {
-			errs = append(errs, fmt.Errorf("%s: %d goroutines, baseline %d", url, n, base))
+			dump, _ := stack.GoroutineDump(url)
+			errs = append(errs, fmt.Errorf("%s: %d goroutines, baseline %d:\n%s", url, n, base, dump))
 		}
 	}
 	if len(errs) > 0 {

@@ -16,8 +16,6 @@ import (
 )
 
 func TestLogs(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "ticker"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
@@ -25,9 +23,7 @@ func TestLogs(t *testing.T) {
 			Command: []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"},
 		}}},
 	}
-	if _, err := shared.CreatePod(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	createPod(t, shared, pod)
 	for _, c := range []client{kubectlLatest, kubectl128, miniSPDY} {
 		t.Run(c.name, func(t *testing.T) {
 			if r := c.run(t, shared, nil, "logs", "demo"); r.code != 0 || r.stdout != "demo started\n" {

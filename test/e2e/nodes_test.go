@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,8 +15,6 @@ import (
 func TestTwoNodes(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stack.Options{Nodes: []string{"node-a", "node-b"}})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	for _, n := range s.Nodes {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},
@@ -32,9 +28,7 @@ func TestTwoNodes(t *testing.T) {
 				}},
 			},
 		}
-		if _, err := s.CreatePod(ctx, pod); err != nil {
-			t.Fatal(err)
-		}
+		createPod(t, s, pod)
 	}
 	for _, n := range s.Nodes {
 		r := miniSPDY.run(t, s, nil, "exec", "on-"+n.Name, "--", "sh", "-c", `echo "$NODE_NAME"; pwd`)
