@@ -248,7 +248,8 @@ build_images() {
 	say "built $pause_image ($id)"
 
 	# busybox: Debian's static busybox, every applet as a symlink to it where
-	# `busybox --install -s` puts it, root in /etc/passwd, and /tmp.
+	# `busybox --install -s` puts it, root in /etc/passwd, /tmp, and our
+	# echoserver.
 	busybox=$(busybox_binary)
 	rootfs=$img/busybox-rootfs
 	mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,root}
@@ -259,6 +260,11 @@ build_images() {
 	while read -r applet; do
 		[[ $applet == bin/busybox ]] || ln -s /bin/busybox "$rootfs/$applet"
 	done < <("$busybox" --list-full)
+	# The end-to-end suite's port-forward target (test/e2e/echoserver):
+	# busybox has no TCP echo server that serves connections concurrently.
+	mkdir -p "$rootfs/usr/local/bin"
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$rootfs/usr/local/bin/echoserver" ./test/e2e/echoserver) ||
+		die "building test/e2e/echoserver failed"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
 	printf 'root:x:0:\nnobody:x:65534:\n' >"$rootfs/etc/group"
 	id=$(docker_archive "$busybox_image" "$rootfs" "$img/busybox.tar" \

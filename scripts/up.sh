@@ -59,41 +59,67 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_free "$api_port" || die "port $api_port is in use; set EXECLAB_APISERVER_PORT"
 port_free "$kubelet_port" || die "port $kubelet_port is in use; set EXECLAB_KUBELET_PORT"
 
-api=http://127.0.0.1:$api_port
-start apiserver fake-apiserver --bind-address 127.0.0.1 --secure-port "$api_port" --data-dir "$state/apiserver"
-await apiserver "/readyz" curl -sf "$api/readyz"
+api=https://127.0.0.1:$api_port
+pki=$state/apiserver/pki
+mkdir -p "$state/apiserver"
+# One admin token, made on the first start and kept: kubeconfigs handed out
+# stay valid across restarts, as do the certificates the apiserver makes.
+tokens=$state/apiserver/tokens.csv
+[[ -s $tokens ]] || echo "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_'),admin,admin,\"system:masters\"" >"$tokens"
+chmod 600 "$tokens"
+token=$(cut -d, -f1 "$tokens" | head -n1)
+policy=$state/apiserver/policy.yaml
+[[ -e $policy ]] || printf '# Rules added to the built-in roles; see docs/security.md.\nrules: []\n' >"$policy"
 
-cat >"$kubeconfig" <<KUBECONFIG
+start apiserver fake-apiserver --bind-address 127.0.0.1 --secure-port "$api_port" --data-dir "$state/apiserver" \
+	--token-auth-file "$tokens" --authorization-policy-file "$policy"
+await apiserver "/readyz" curl -sf --cacert "$pki/ca.crt" "$api/readyz"
+
+# write_kubeconfig FILE USER-FIELDS: a kubeconfig trusting the cluster CA.
+write_kubeconfig() {
+	cat >"$1" <<KUBECONFIG
 apiVersion: v1
 kind: Config
 clusters:
 - name: execlab
   cluster:
     server: $api
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
 users:
-- name: execlab-admin
-  user: {}
+- name: execlab-user
+  user:
+$2
 contexts:
 - name: execlab
   context:
     cluster: execlab
-    user: execlab-admin
+    user: execlab-user
     namespace: default
 current-context: execlab
 KUBECONFIG
+	chmod 600 "$1"
+}
+write_kubeconfig "$kubeconfig" "    token: $token"
+write_kubeconfig "$state/kubelet.kubeconfig" "    client-certificate: $pki/kubelet-client.crt
+    client-key: $pki/kubelet-client.key"
 
 socket=$state/cri/fake-cri.sock
 mkdir -p "$state/cri"
 start cri fake-cri --listen "unix://$socket" --root "$state/cri" --stream-address 127.0.0.1:0
 await cri "CRI socket" test -S "$socket"
 
-start kubelet fake-kubelet --kubeconfig "$kubeconfig" --node-name node-1 \
+start kubelet fake-kubelet --kubeconfig "$state/kubelet.kubeconfig" --node-name node-1 \
 	--address 127.0.0.1 --port "$kubelet_port" \
+	--tls-cert-file "$pki/kubelet.crt" --tls-private-key-file "$pki/kubelet.key" --client-ca-file "$pki/ca.crt" \
 	--container-runtime-endpoint "unix://$socket" --root-dir "$state/kubelet"
-await kubelet "/healthz" curl -sf "http://127.0.0.1:$kubelet_port/healthz"
+await kubelet "/healthz" curl -sf --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
+	--key "$pki/apiserver-kubelet-client.key" "https://127.0.0.1:$kubelet_port/healthz"
 
 "$bin/mini-kubectl" --kubeconfig "$kubeconfig" apply -f "$root/scripts/demo-pod.yaml" >&2
-pod_ready() { curl -sf "$api/api/v1/namespaces/default/pods/demo" | grep -q '"phase": *"Running"'; }
+pod_ready() {
+	curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$api/api/v1/namespaces/default/pods/demo" |
+		grep -q '"phase": *"Running"'
+}
 await kubelet "running demo pod" pod_ready
 
 echo "$kubeconfig"

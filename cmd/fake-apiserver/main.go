@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/execlab/execlab/pkg/apiserver"
@@ -22,14 +23,25 @@ func main() {
 		logLevel slog.Level
 	)
 	flag.StringVar(&opts.BindAddress, "bind-address", "127.0.0.1", "address to listen on")
-	flag.IntVar(&opts.SecurePort, "secure-port", 6443, "port to serve the API on (plain HTTP for now)")
+	flag.IntVar(&opts.SecurePort, "secure-port", 6443, "port to serve the API on over HTTPS")
 	flag.StringVar(&opts.DataDir, "data-dir", "", "directory keeping the objects across restarts; empty keeps them in memory")
+	flag.StringVar(&opts.CertDir, "cert-dir", "", "directory of the cluster CA and certificates, made on first start (default <data-dir>/pki)")
+	flag.StringVar(&opts.TokenAuthFile, "token-auth-file", "", "bearer tokens, CSV lines token,user,uid,\"group1,group2\"")
+	flag.BoolVar(&opts.AnonymousAuth, "anonymous-auth", true, "treat requests without credentials as system:anonymous rather than answer 401")
+	flag.StringVar(&opts.AuthorizationPolicyFile, "authorization-policy-file", "", "static authorization policy (YAML rules in RBAC's shape); empty allows everything")
 	flag.StringVar(&mode, "streaming-mode", string(apiserver.StreamingTranslate), "WebSocket exec/attach/port-forward: translate (to SPDY, as kube-apiserver 1.30+) or passthrough (to the kubelet unchanged)")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "fake-apiserver: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
+	}
+	if opts.CertDir == "" {
+		if opts.DataDir == "" {
+			fmt.Fprintln(os.Stderr, "fake-apiserver: serving HTTPS needs --cert-dir or --data-dir")
+			os.Exit(2)
+		}
+		opts.CertDir = filepath.Join(opts.DataDir, "pki")
 	}
 	opts.StreamingMode = apiserver.StreamingMode(mode)
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))

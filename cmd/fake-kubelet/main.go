@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +38,9 @@ func run(args []string) error {
 	port := fs.Int("port", 10250, "port to serve the kubelet API on (0 picks one)")
 	endpoint := fs.String("container-runtime-endpoint", "", "CRI endpoint, unix:///absolute/path")
 	rootDir := fs.String("root-dir", "", "directory for pod logs (<root-dir>/pods/<ns>_<pod>_<uid>/)")
+	certFile := fs.String("tls-cert-file", "", "serving certificate; without it the API is plain HTTP with no authentication")
+	keyFile := fs.String("tls-private-key-file", "", "key of --tls-cert-file")
+	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +62,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := servingTLS(*certFile, *keyFile, *clientCAFile)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	k, err := kubelet.New(kubelet.Config{
 		NodeName:        *nodeName,
@@ -65,6 +74,7 @@ func run(args []string) error {
 		RootDir:         *rootDir,
 		NodeIP:          *address,
 		Logger:          log,
+		TLS:             tlsConfig,
 	})
 	if err != nil {
 		return err
@@ -76,4 +86,27 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return k.Run(ctx, ln)
+}
+
+// servingTLS loads the TLS flags; none given means plain HTTP.
+func servingTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && clientCAFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" || clientCAFile == "" {
+		return nil, errors.New("--tls-cert-file, --tls-private-key-file and --client-ca-file go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	pem, err := os.ReadFile(clientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("client CA: %w", err)
+	}
+	cas := x509.NewCertPool()
+	if !cas.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("client CA: no certificate in %s", clientCAFile)
+	}
+	return kubelet.ServingTLS(cert, cas), nil
 }

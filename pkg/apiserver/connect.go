@@ -43,6 +43,10 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		writeError(w, r, apierrors.NewBadRequest(err.Error()))
 		return
 	}
+	if err := s.authorizeCreate(r.Context()); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	switch o := opts.(type) {
 	case *corev1.PodExecOptions:
 		container = o.Container

@@ -11,7 +11,8 @@ import (
 )
 
 // Legacy (unaggregated) discovery, as kube-apiserver serves it: /api lists
-// the core versions, /apis the groups (none here), /api/v1 the resources.
+// the core versions, /apis the groups (authorization.k8s.io only, for
+// SelfSubjectAccessReview), /api/v1 the resources.
 // kubectl asks for aggregated discovery first and, given plain JSON, falls
 // back to fetching /api/v1.
 
@@ -51,7 +52,7 @@ func serveAPIVersions(w http.ResponseWriter, r *http.Request) {
 func serveAPIGroupList(w http.ResponseWriter, r *http.Request) {
 	writeRawCompactJSON(w, &metav1.APIGroupList{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
-		Groups:   []metav1.APIGroup{},
+		Groups:   []metav1.APIGroup{authorizationGroup},
 	})
 }
 

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,12 +27,13 @@ var preferredAddressTypes = []corev1.NodeAddressType{corev1.NodeInternalIP, core
 // defaultKubeletPort is used when the node reports no kubelet endpoint.
 const defaultKubeletPort = 10250
 
-// newKubeletTransport is the apiserver's client to the kubelets: plain
-// HTTP for now. Each request gets its own connection, so that no idle
-// connection (and its goroutines) outlives a log request.
-func newKubeletTransport() http.RoundTripper {
+// newKubeletTransport is the apiserver's client to the kubelets, over TLS
+// when tlsConfig is set. Each request gets its own connection, so that no
+// idle connection (and its goroutines) outlives a log request.
+func newKubeletTransport(tlsConfig *tls.Config) http.RoundTripper {
 	return &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 10 * time.Second,
 		DisableKeepAlives:   true,
 	}
@@ -52,7 +54,7 @@ func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
 	if port <= 0 {
 		port = defaultKubeletPort
 	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+	return &url.URL{Scheme: s.kubeletScheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
 }
 
 // preferredAddress is the node's first address of the most preferred type.

@@ -15,6 +15,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFoundPath())
 		return
 	}
+	if info.IsResourceRequest && info.APIGroup == authorizationGV.Group {
+		s.serveAuthorization(w, r, info)
+		return
+	}
 	if info.IsResourceRequest {
 		s.serveResource(w, r, info)
 		return
@@ -29,6 +33,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		serve = func() { serveAPIGroupList(w, r) }
 	case "/api/v1", "/api/v1/":
 		serve = func() { s.serveAPIResourceList(w, r) }
+	case "/apis/authorization.k8s.io", "/apis/authorization.k8s.io/":
+		serve = func() { serveAuthorizationGroup(w, r) }
+	case "/apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/":
+		serve = func() { serveAuthorizationResources(w, r) }
 	case "/openapi/v2":
 		serve = func() { serveOpenAPIv2(w, r) }
 	case "/openapi/v3", "/openapi/v3/":

@@ -1,9 +1,13 @@
 package apiserver
 
 import (
+	"crypto/tls"
+
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,10 +37,24 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	// BindAddress and SecurePort are where ListenAndServe listens; the
-	// port serves plain HTTP until TLS is added.
+	// BindAddress and SecurePort are where ListenAndServe listens.
 	BindAddress string
 	SecurePort  int
+	// CertDir holds the cluster's certificates (package pki), made on
+	// first start. With it the API is served over HTTPS, client
+	// certificates authenticate, and the kubelets are reached over HTTPS
+	// with mutual authentication. Empty serves plain HTTP with no
+	// authentication, for tests of the API alone.
+	CertDir string
+	// TokenAuthFile is a --token-auth-file: CSV lines
+	// token,user,uid,"group1,group2".
+	TokenAuthFile string
+	// AnonymousAuth makes requests without credentials system:anonymous
+	// rather than 401 (kube-apiserver --anonymous-auth, true by default).
+	AnonymousAuth bool
+	// AuthorizationPolicyFile holds a Policy; empty allows every request,
+	// as kube-apiserver's default --authorization-mode=AlwaysAllow.
+	AuthorizationPolicyFile string
 	// DataDir keeps the objects across restarts; empty keeps them in
 	// memory only.
 	DataDir string
@@ -62,7 +80,13 @@ type Server struct {
 	resources   map[string]*resource
 	requestInfo *request.RequestInfoFactory
 	kubelet     http.RoundTripper
-	handler     http.Handler
+	// kubeletScheme is https when the kubelets are reached over TLS.
+	kubeletScheme string
+	tlsConfig     *tls.Config
+	authn         authenticator.Request
+	// authorizer is nil when every request is allowed.
+	authorizer authorizer.UnconditionalAuthorizer
+	handler    http.Handler
 	// kick wakes the scheduler and the namespace controller.
 	kick chan struct{}
 	// stopCtx ends with the server: watches return and hijacked
@@ -92,12 +116,14 @@ func New(opts Options) (*Server, error) {
 		nodes:       newNodeResource(),
 		namespaces:  newNamespaceResource(),
 		requestInfo: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
-		kubelet:     newKubeletTransport(),
 		kick:        make(chan struct{}, 1),
 
 		bookmarkInterval: time.Minute,
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	if err := s.setUpSecurity(); err != nil {
+		return nil, err
+	}
 	all := []*resource{s.namespaces, s.nodes, s.pods}
 	s.resources = map[string]*resource{}
 	for _, r := range all {
@@ -143,6 +169,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         s.tlsConfig,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
@@ -152,7 +180,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		s.runControllers(s.stopCtx)
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(l) }()
+	go func() {
+		if s.tlsConfig != nil {
+			// ServeTLS also offers HTTP/2, which kubectl uses for all but
+			// upgrades, as with kube-apiserver.
+			serveErr <- srv.ServeTLS(l, "", "")
+			return
+		}
+		serveErr <- srv.Serve(l)
+	}()
 	s.log.Info("serving", "address", l.Addr().String(), "streamingMode", s.opts.StreamingMode, "dataDir", s.opts.DataDir)
 
 	var err error
@@ -203,9 +239,8 @@ func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
 		withPanicRecovery,
 		func(h http.Handler) http.Handler { return s.withRequestLog(h) },
 		func(h http.Handler) http.Handler { return withRequestInfo(h, s.requestInfo) },
-		// Authentication (issue 5: bearer tokens, client certificates) goes
-		// here, putting the user into the context, then authorization,
-		// deciding on the user and the RequestInfo.
+		s.withAuthentication,
+		s.withAuthorization,
 	}
 	h := api
 	for i := len(filters) - 1; i >= 0; i-- {

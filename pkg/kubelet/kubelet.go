@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,9 @@ type Config struct {
 	NodeIP string
 	// Logger receives the kubelet's log; default slog.Default().
 	Logger *slog.Logger
+	// TLS, when set, serves the API over TLS and requires a client
+	// certificate of system:masters (see ServingTLS and authFilter).
+	TLS *tls.Config
 
 	// SyncFrequency is how often every pod is checked against the runtime
 	// (upstream relies on PLEG relisting every second); default 1s.
@@ -172,6 +176,9 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if k.cfg.TLS != nil {
+		ln = tls.NewListener(ln, k.cfg.TLS)
+	}
 	srv := newHTTPServer(k.newServer())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -2,11 +2,13 @@ package kubelet
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // podWorkers runs one goroutine per pod, as pkg/kubelet/pod_workers.go:
@@ -84,7 +86,7 @@ func (k *Kubelet) syncLoop(ctx context.Context) {
 }
 
 // dispatch signals the workers of every pod bound to the node and of every
-// pod the runtime still has sandboxes for: those gone from the API
+// pod the runtime still has sandboxes of ours for: those gone from the API
 // (deleted while the kubelet was down) are cleaned up by their workers.
 func (k *Kubelet) dispatch(ctx context.Context) {
 	uids := sets.New[types.UID]()
@@ -98,11 +100,23 @@ func (k *Kubelet) dispatch(ctx context.Context) {
 		}
 	}
 	for _, s := range sandboxes {
-		if uid := s.Labels[podUIDLabel]; uid != "" {
+		if uid := s.Labels[podUIDLabel]; uid != "" && k.ownsSandbox(s) {
 			uids.Insert(types.UID(uid))
 		}
 	}
 	for uid := range uids {
 		k.workers.signal(ctx, uid)
 	}
+}
+
+// ownsSandbox tells whether this kubelet created the sandbox: it makes the
+// pod's log directory under its root dir before RunPodSandbox and removes
+// it only after the last sandbox is gone, so the directory survives a
+// kubelet restart as the mark of its pods. A runtime can serve several
+// kubelets (the end-to-end suite runs all its stacks on one containerd),
+// and another kubelet's pods are not this one's orphans to remove.
+func (k *Kubelet) ownsSandbox(s *runtimeapi.PodSandbox) bool {
+	m := s.GetMetadata()
+	_, err := os.Stat(podLogsDirectory(k.cfg.RootDir, m.GetNamespace(), m.GetName(), types.UID(m.GetUid())))
+	return err == nil
 }

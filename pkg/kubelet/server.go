@@ -24,7 +24,7 @@ const (
 
 // server is the kubelet API, laid out as pkg/kubelet/server/server.go:
 // go-restful web services on one container whose filters (authentication
-// and authorization, later) run for every handler.
+// and authorization) run for every handler.
 type server struct {
 	k    *Kubelet
 	cont *filteringContainer
@@ -45,6 +45,9 @@ func (k *Kubelet) newServer() *server {
 	// go-restful would answer a panic with a stack trace; let net/http log it.
 	cont.DoNotRecover(true)
 	s := &server{k: k, cont: &filteringContainer{Container: cont}}
+	if k.cfg.TLS != nil {
+		cont.Filter(authFilter)
+	}
 	s.installAuthNotRequiredHandlers()
 	s.installProfilingHandler()
 	s.installAuthRequiredHandlers()

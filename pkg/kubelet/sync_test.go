@@ -388,8 +388,8 @@ func TestDeletePod(t *testing.T) {
 }
 
 // TestAdoptAfterRestart restarts the kubelet: the running pod is adopted,
-// nothing is started twice, and a sandbox of a pod deleted meanwhile is
-// cleaned up.
+// nothing is started twice, a sandbox of a pod deleted meanwhile is
+// cleaned up, and another kubelet's sandbox on the same runtime is left.
 func TestAdoptAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	e.createPod(newTestPod("keep"))
@@ -403,6 +403,15 @@ func TestAdoptAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	goneSandbox := e.cri.sandboxOf("uid-gone")
+	// Another kubelet's: its pod's log directory is not under our root.
+	theirs, err := e.cri.RunPodSandbox(context.Background(), &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "theirs", Namespace: "default", Uid: "uid-theirs"},
+		Labels:       map[string]string{podUIDLabel: "uid-theirs", podNameLabel: "theirs", podNamespaceLabel: "default"},
+		LogDirectory: filepath.Join(t.TempDir(), "pods", "default_theirs_uid-theirs"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sandboxes, creates := e.cri.count("RunPodSandbox"), e.cri.count("CreateContainer")
 	e.client.ClearActions()
 
@@ -427,6 +436,9 @@ func TestAdoptAfterRestart(t *testing.T) {
 	}
 	if pod := e.getPod("keep"); !running(pod) {
 		t.Errorf("adopted pod status %+v", pod.Status)
+	}
+	if got := e.cri.sandboxOf("uid-theirs"); got != theirs.PodSandboxId || e.cri.count("StopPodSandbox") != 1 {
+		t.Errorf("another kubelet's sandbox %s: now %q, %d StopPodSandbox calls in all", theirs.PodSandboxId, got, e.cri.count("StopPodSandbox"))
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 // Goroutines reads a component's goroutine count from its /debug/pprof
 // endpoint (baseURL is e.g. http://127.0.0.1:10250). Tests compare it before
 // and after sessions to catch leaks inside the real binaries.
-func Goroutines(baseURL string) (int, error) {
-	resp, err := http.Get(baseURL + "/debug/pprof/goroutine?debug=1")
+func (s *Stack) Goroutines(baseURL string) (int, error) {
+	resp, err := s.http.Get(baseURL + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		return 0, err
 	}
@@ -35,8 +35,8 @@ func Goroutines(baseURL string) (int, error) {
 
 // GoroutineDump returns a component's goroutines grouped by stack, for a
 // test to show what a leak is made of.
-func GoroutineDump(baseURL string) (string, error) {
-	resp, err := http.Get(baseURL + "/debug/pprof/goroutine?debug=1")
+func (s *Stack) GoroutineDump(baseURL string) (string, error) {
+	resp, err := s.http.Get(baseURL + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/execlab/execlab/pkg/pki"
 )
 
 // Options say what to start.
@@ -34,6 +37,17 @@ type Options struct {
 	Nodes []string
 	// StreamingMode is the apiserver's --streaming-mode; empty means its default.
 	StreamingMode string
+	// CRIEndpoint, when set, is a CRI runtime already running (containerd
+	// from scripts/containerd.sh, unix:///…) that every node's kubelet uses
+	// instead of a fake-cri of its own. The stack neither starts nor stops
+	// it, so Stop deletes the stack's pods first: nothing else would remove
+	// their containers from it.
+	CRIEndpoint string
+	// Users are token users besides admin (AdminToken, system:masters).
+	Users []User
+	// Policy is the apiserver's authorization policy file (YAML); empty
+	// grants only the built-in roles.
+	Policy string
 }
 
 // Stack is a running set of components.
@@ -44,14 +58,22 @@ type Stack struct {
 	Nodes      []*Node
 	config     *rest.Config
 	client     kubernetes.Interface
+	// CertDir holds the cluster CA and certificates.
+	CertDir string
+	// http reaches the components' health and profiling endpoints.
+	http *http.Client
 }
 
-// Node is one kubelet with its own runtime.
+// Node is one kubelet with its runtime.
 type Node struct {
-	Name       string
-	Kubelet    *Process
-	Runtime    *Process
-	CRISocket  string
+	Name    string
+	Kubelet *Process
+	// Runtime is the node's fake-cri; nil with an external CRIEndpoint.
+	Runtime *Process
+	// CRIEndpoint is what the kubelet dials: unix://CRISocket.
+	CRIEndpoint string
+	CRISocket   string
+	// RuntimeDir is fake-cri's root; empty with an external CRIEndpoint.
 	RuntimeDir string
 }
 
@@ -73,10 +95,20 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	certDir, tokenFile, policyFile, err := s.securityFiles()
+	if err != nil {
+		return err
+	}
+	s.CertDir = certDir
+	if s.http, err = newHTTPClient(certDir); err != nil {
+		return err
+	}
 	args := []string{
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port),
 		"--data-dir", s.dir("apiserver"),
+		"--token-auth-file", tokenFile,
+		"--authorization-policy-file", policyFile,
 	}
 	if s.opts.StreamingMode != "" {
 		args = append(args, "--streaming-mode", s.opts.StreamingMode)
@@ -84,12 +116,16 @@ func (s *Stack) start(ctx context.Context) error {
 	if s.APIServer, err = s.startProcess("fake-apiserver", "apiserver", args); err != nil {
 		return err
 	}
-	s.APIServer.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(ctx, s.APIServer, "/readyz"); err != nil {
+	s.APIServer.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	if err := s.waitHTTP(ctx, s.APIServer, "/readyz"); err != nil {
 		return err
 	}
 	s.Kubeconfig = filepath.Join(s.opts.StateDir, "kubeconfig")
-	if err := WriteKubeconfig(s.Kubeconfig, s.APIServer.URL); err != nil {
+	if err := WriteKubeconfig(s.Kubeconfig, s.APIServer.URL, pki.CertFile(certDir, pki.CA), Credentials{Token: AdminToken}); err != nil {
+		return err
+	}
+	kubeletCreds := Credentials{ClientCertificate: pki.CertFile(certDir, pki.KubeletClient), ClientKey: pki.KeyFile(certDir, pki.KubeletClient)}
+	if err := WriteKubeconfig(s.dir("kubelet.kubeconfig"), s.APIServer.URL, pki.CertFile(certDir, pki.CA), kubeletCreds); err != nil {
 		return err
 	}
 	if s.config, err = clientcmd.BuildConfigFromFlags("", s.Kubeconfig); err != nil {
@@ -109,14 +145,51 @@ func (s *Stack) start(ctx context.Context) error {
 // AddNode starts a runtime and a kubelet for a new node and waits until the
 // node is Ready.
 func (s *Stack) AddNode(ctx context.Context, name string) error {
-	n := &Node{Name: name, RuntimeDir: s.dir("cri-" + name)}
+	n := &Node{Name: name, CRIEndpoint: s.opts.CRIEndpoint}
+	if n.CRIEndpoint == "" {
+		if err := s.startFakeCRI(ctx, n); err != nil {
+			return err
+		}
+	} else {
+		s.Nodes = append(s.Nodes, n)
+		n.CRISocket = strings.TrimPrefix(n.CRIEndpoint, "unix://")
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	n.Kubelet, err = s.startProcess("fake-kubelet", "kubelet-"+name, []string{
+		"--kubeconfig", s.dir("kubelet.kubeconfig"),
+		"--tls-cert-file", pki.CertFile(s.CertDir, pki.Kubelet),
+		"--tls-private-key-file", pki.KeyFile(s.CertDir, pki.Kubelet),
+		"--client-ca-file", pki.CertFile(s.CertDir, pki.CA),
+		"--node-name", name,
+		"--address", "127.0.0.1",
+		"--port", strconv.Itoa(port),
+		"--container-runtime-endpoint", n.CRIEndpoint,
+		"--root-dir", s.dir("kubelet-" + name),
+	})
+	if err != nil {
+		return err
+	}
+	n.Kubelet.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	if err := s.waitHTTP(ctx, n.Kubelet, "/healthz"); err != nil {
+		return err
+	}
+	return s.waitNodeReady(ctx, name)
+}
+
+// startFakeCRI starts the node's own fake-cri and waits for its socket.
+func (s *Stack) startFakeCRI(ctx context.Context, n *Node) error {
+	n.RuntimeDir = s.dir("cri-" + n.Name)
 	n.CRISocket = filepath.Join(n.RuntimeDir, "fake-cri.sock")
+	n.CRIEndpoint = "unix://" + n.CRISocket
 	debugPort, err := freePort()
 	if err != nil {
 		return err
 	}
-	n.Runtime, err = s.startProcess("fake-cri", "cri-"+name, []string{
-		"--listen", "unix://" + n.CRISocket,
+	n.Runtime, err = s.startProcess("fake-cri", "cri-"+n.Name, []string{
+		"--listen", n.CRIEndpoint,
 		"--root", n.RuntimeDir,
 		"--stream-address", "127.0.0.1:0",
 		"--debug-address", fmt.Sprintf("127.0.0.1:%d", debugPort),
@@ -126,29 +199,7 @@ func (s *Stack) AddNode(ctx context.Context, name string) error {
 		return err
 	}
 	n.Runtime.URL = fmt.Sprintf("http://127.0.0.1:%d", debugPort)
-	if err := waitFile(ctx, n.Runtime, n.CRISocket); err != nil {
-		return err
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	n.Kubelet, err = s.startProcess("fake-kubelet", "kubelet-"+name, []string{
-		"--kubeconfig", s.Kubeconfig,
-		"--node-name", name,
-		"--address", "127.0.0.1",
-		"--port", strconv.Itoa(port),
-		"--container-runtime-endpoint", "unix://" + n.CRISocket,
-		"--root-dir", s.dir("kubelet-" + name),
-	})
-	if err != nil {
-		return err
-	}
-	n.Kubelet.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(ctx, n.Kubelet, "/healthz"); err != nil {
-		return err
-	}
-	return s.waitNodeReady(ctx, name)
+	return waitFile(ctx, n.Runtime, n.CRISocket)
 }
 
 // Client is a clientset for the stack's apiserver.
@@ -176,10 +227,43 @@ func (s *Stack) Processes() []*Process {
 // SIGTERM and, past a grace period, SIGKILL.
 func (s *Stack) Stop() error {
 	var errs []error
+	if s.opts.CRIEndpoint != "" {
+		errs = append(errs, s.deletePods())
+	}
 	for _, n := range s.Nodes {
 		errs = append(errs, n.Kubelet.Stop(), n.Runtime.Stop())
 	}
 	errs = append(errs, s.APIServer.Stop())
+	return errors.Join(errs...)
+}
+
+// deletePods deletes every pod and waits until the kubelets have removed
+// them from the runtime, which they do before the objects go.
+func (s *Stack) deletePods() error {
+	if s.client == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pods, err := s.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pods to delete: %w", err)
+	}
+	// A second of grace: a shell or sleep as PID 1 ignores SIGTERM, and the
+	// default 30 s would only delay its SIGKILL.
+	grace := int64(1)
+	var errs []error
+	for _, p := range pods.Items {
+		err := s.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
+		}
+	}
+	for _, p := range pods.Items {
+		if err := s.WaitPodGone(ctx, p.Namespace, p.Name); err != nil {
+			errs = append(errs, fmt.Errorf("wait for pod %s/%s to go: %w", p.Namespace, p.Name, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -261,9 +345,9 @@ func statusOf(p *corev1.Pod) any {
 	return p.Status
 }
 
-func waitHTTP(ctx context.Context, p *Process, path string) error {
+func (s *Stack) waitHTTP(ctx context.Context, p *Process, path string) error {
 	return p.waitFor(ctx, func() bool {
-		resp, err := http.Get(p.URL + path)
+		resp, err := s.http.Get(p.URL + path)
 		if err != nil {
 			return false
 		}

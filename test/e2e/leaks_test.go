@@ -15,7 +15,7 @@ var baselines = map[string]int{}
 
 func recordBaseline(s *stack.Stack) {
 	for _, url := range debugURLs(s) {
-		if n, err := stack.Goroutines(url); err == nil {
+		if n, err := s.Goroutines(url); err == nil {
 			baselines[url] = n
 		}
 	}
@@ -24,7 +24,11 @@ func recordBaseline(s *stack.Stack) {
 func debugURLs(s *stack.Stack) []string {
 	urls := []string{s.APIServer.URL}
 	for _, n := range s.Nodes {
-		urls = append(urls, n.Kubelet.URL, n.Runtime.URL)
+		urls = append(urls, n.Kubelet.URL)
+		// An external runtime (containerd) has no debug endpoint of ours.
+		if n.Runtime != nil {
+			urls = append(urls, n.Runtime.URL)
+		}
 	}
 	return urls
 }
@@ -43,14 +47,14 @@ func checkNoGoroutineLeaks(s *stack.Stack) error {
 		var n int
 		var err error
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if n, err = stack.Goroutines(url); err == nil && n <= base {
+			if n, err = s.Goroutines(url); err == nil && n <= base {
 				break
 			}
 		}
 		if err != nil {
 			errs = append(errs, err)
 		} else if n > base {
-			dump, _ := stack.GoroutineDump(url)
+			dump, _ := s.GoroutineDump(url)
 			errs = append(errs, fmt.Errorf("%s: %d goroutines, baseline %d:\n%s", url, n, base, dump))
 		}
 	}

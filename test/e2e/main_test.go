@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if err := checkRuntime(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	tmp, err := os.MkdirTemp("", "execlab-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -99,6 +103,7 @@ func passthroughStack(t *testing.T) *stack.Stack {
 func startStack(ctx context.Context, state string, opts stack.Options) (*stack.Stack, error) {
 	opts.BinDir = binDir
 	opts.StateDir = state
+	opts.CRIEndpoint = criEndpoint
 	s, err := stack.Start(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -115,9 +120,11 @@ func demoPod() *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: "default"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name:    "main",
-			Image:   "busybox",
-			Command: []string{"sh", "-c", "echo demo started; exec sleep 1000000"},
+			Name:  "main",
+			Image: "busybox",
+			// Nothing can be pulled offline: containerd has busybox imported.
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         []string{"sh", "-c", "echo demo started; exec sleep 1000000"},
 		}}},
 	}
 }

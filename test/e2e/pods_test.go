@@ -37,6 +37,7 @@ spec:
   containers:
   - name: app
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: ["sleep", "`+marker+`"]
 `), 0o644)
 	k := kubectlLatest

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,10 +31,7 @@ func TestPortForward(t *testing.T) {
 			podPort := freePort(t)
 			createPod(t, mode.stack, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: "echo"},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "echo", Image: "echoserver",
-					Command: []string{filepath.Join(binDir, "echoserver"), "--listen", fmt.Sprintf("127.0.0.1:%d", podPort)},
-				}}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{echoContainer(podPort)}},
 			})
 			for _, c := range []client{kubectlLatest, spdyOnly, miniWS, miniSPDY} {
 				t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	remotecommandconsts "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
@@ -22,7 +23,13 @@ import (
 // criClient dials the shared stack's runtime, as a kubelet or crictl would.
 func criClient(t *testing.T) runtimeapi.RuntimeServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+shared.Nodes[0].CRISocket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return criClientFor(t, shared.Nodes[0].CRIEndpoint)
+}
+
+// criClientFor dials the CRI runtime at endpoint.
+func criClientFor(t *testing.T, endpoint string) runtimeapi.RuntimeServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +37,17 @@ func criClient(t *testing.T) runtimeapi.RuntimeServiceClient {
 	return runtimeapi.NewRuntimeServiceClient(conn)
 }
 
+// demoContainerID is the shared stack's demo container. Its pod's UID tells
+// it apart from the other stacks' demo pods on a runtime they share.
 func demoContainerID(t *testing.T, rs runtimeapi.RuntimeServiceClient) string {
 	t.Helper()
+	pod, err := shared.Client().CoreV1().Pods("default").Get(context.Background(), "demo", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := rs.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
-		LabelSelector: map[string]string{"io.kubernetes.pod.name": "demo", "io.kubernetes.container.name": "main"},
+		LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(pod.UID), "io.kubernetes.container.name": "main"},
 	}})
 	if err != nil || len(resp.Containers) != 1 {
 		t.Fatalf("list demo container: %v, %d found", err, len(resp.GetContainers()))

@@ -18,6 +18,13 @@ func createPod(t *testing.T, s *stack.Stack, pod *corev1.Pod) *corev1.Pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	for i := range pod.Spec.Containers {
+		// Nothing can be pulled offline: the images the tests use are
+		// imported into containerd, and the fake "pulls" on first use.
+		if pod.Spec.Containers[i].ImagePullPolicy == "" {
+			pod.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
+		}
+	}
 	created, err := s.CreatePod(ctx, pod)
 	if err != nil {
 		t.Fatal(err)

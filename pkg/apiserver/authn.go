@@ -1,0 +1,43 @@
+package apiserver
+
+import (
+	"crypto/x509"
+	"fmt"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
+	"k8s.io/apiserver/pkg/authentication/request/anonymous"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+)
+
+// newAuthenticator builds kube-apiserver's request authenticator from the
+// same pieces (pkg/kubeapiserver/authenticator/config.go): client
+// certificates signed by the cluster CA (CN the user, O the groups), then
+// bearer tokens of a --token-auth-file. A request that presents
+// credentials that do not check out is refused; one that presents none is
+// system:anonymous when anonymous requests are allowed.
+func newAuthenticator(clientCAs *x509.CertPool, tokenFile string, anonymousAuth bool) (authenticator.Request, error) {
+	var authenticators []authenticator.Request
+	if clientCAs != nil {
+		opts := x509request.DefaultVerifyOptions()
+		opts.Roots = clientCAs
+		authenticators = append(authenticators, x509request.New(opts, x509request.CommonNameUserConversion))
+	}
+	if tokenFile != "" {
+		tokens, err := tokenfile.NewCSV(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("token auth file: %w", err)
+		}
+		authenticators = append(authenticators, bearertoken.New(tokens))
+	}
+	// Every authenticated user is also in system:authenticated, as
+	// upstream's AuthenticatedGroupAdder adds.
+	auth := group.NewAuthenticatedGroupAdder(union.New(authenticators...))
+	if anonymousAuth {
+		auth = union.NewFailOnError(auth, anonymous.NewAuthenticator(nil))
+	}
+	return auth, nil
+}

@@ -1,0 +1,48 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/request"
+)
+
+// overrideVerb is a request's authorization attributes with another verb.
+type overrideVerb struct {
+	authorizer.Attributes
+	verb string
+}
+
+func (a overrideVerb) GetVerb() string { return a.verb }
+
+// authorizeCreate makes exec, attach and port-forward need "create" on the
+// subresource whatever the method: a WebSocket upgrade is a GET, which
+// authorization sees as "get". kube-apiserver does this since 1.35
+// (AuthorizePodWebsocketUpgradeCreatePermission, pkg/registry/core/pod/rest
+// subresources.go and authorization.go; issues.k8s.io/133515).
+func (s *Server) authorizeCreate(ctx context.Context) error {
+	info, ok := request.RequestInfoFrom(ctx)
+	if !ok {
+		return apierrors.NewInternalError(errors.New("no request info in context"))
+	}
+	if s.authorizer == nil || info.Verb == "create" {
+		return nil
+	}
+	attrs, err := filters.GetAuthorizerAttributes(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("error building authorizer attributes: %w", err))
+	}
+	decision, reason, err := s.authorizer.Authorize(ctx, overrideVerb{Attributes: attrs, verb: "create"})
+	if err != nil {
+		return err
+	}
+	if decision != authorizer.DecisionAllow {
+		return apierrors.NewForbidden(schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name, errors.New(reason))
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package apiserver
+
+import (
+	"crypto/x509"
+	"net/http"
+
+	"k8s.io/apiserver/pkg/endpoints/filters"
+
+	"github.com/execlab/execlab/pkg/pki"
+)
+
+// maxHeaderBytes bounds request headers as kube-apiserver does
+// (http.DefaultMaxHeaderBytes); past it the client gets 431.
+const maxHeaderBytes = http.DefaultMaxHeaderBytes
+
+// setUpSecurity loads or makes the certificates and builds the
+// authenticator, the authorizer and the kubelet transport from s.opts.
+func (s *Server) setUpSecurity() error {
+	var clientCAs *x509.CertPool
+	s.kubelet, s.kubeletScheme = newKubeletTransport(nil), "http"
+	if s.opts.CertDir != "" {
+		if err := pki.Ensure(s.opts.CertDir); err != nil {
+			return err
+		}
+		var err error
+		if s.tlsConfig, clientCAs, err = serverTLS(s.opts.CertDir); err != nil {
+			return err
+		}
+		kubeletConfig, err := kubeletTLS(s.opts.CertDir)
+		if err != nil {
+			return err
+		}
+		s.kubelet, s.kubeletScheme = newKubeletTransport(kubeletConfig), "https"
+	}
+	if clientCAs != nil || s.opts.TokenAuthFile != "" {
+		authn, err := newAuthenticator(clientCAs, s.opts.TokenAuthFile, s.opts.AnonymousAuth)
+		if err != nil {
+			return err
+		}
+		s.authn = authn
+	}
+	if s.opts.AuthorizationPolicyFile != "" {
+		policy, err := LoadPolicy(s.opts.AuthorizationPolicyFile)
+		if err != nil {
+			return err
+		}
+		s.authorizer = newPolicyAuthorizer(policy)
+	}
+	return nil
+}
+
+// withAuthentication puts the request's user into its context, or answers
+// 401, with upstream's filter (k8s.io/apiserver/pkg/endpoints/filters).
+func (s *Server) withAuthentication(h http.Handler) http.Handler {
+	if s.authn == nil {
+		return h
+	}
+	return filters.WithAuthentication(h, s.authn, filters.Unauthorized(codecs), nil, nil)
+}
+
+// withAuthorization answers 403 to what the policy does not allow, with
+// upstream's filter and so upstream's Forbidden messages.
+func (s *Server) withAuthorization(h http.Handler) http.Handler {
+	if s.authorizer == nil {
+		return h
+	}
+	return filters.WithAuthorization(h, s.authorizer, codecs)
+}

@@ -1,0 +1,71 @@
+package kubelet
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/emicklei/go-restful/v3"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+// ServingTLS is the kubelet's TLS as with --tls-cert-file,
+// --tls-private-key-file and --client-ca-file: client certificates are
+// verified against clientCAs when given, and the auth filter decides.
+func ServingTLS(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    clientCAs,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		// Exec, attach and port-forward upgrade the connection: HTTP/1.1.
+		NextProtos: []string{"http/1.1"},
+		MinVersion: tls.VersionTLS12,
+	}
+}
+
+// authFilter is the kubelet's authentication and authorization
+// (pkg/kubelet/server/server.go InstallAuthFilter) with anonymous requests
+// off and, instead of asking the apiserver with a SubjectAccessReview, a
+// fixed rule: only members of system:masters, which the apiserver's
+// kubelet client certificate is, may use the kubelet API.
+func authFilter(req *restful.Request, resp *restful.Response, chain *restful.FilterChain) {
+	r := req.Request
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		_ = resp.WriteErrorString(http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	subject := r.TLS.VerifiedChains[0][0].Subject
+	if !slices.Contains(subject.Organization, user.SystemPrivilegedGroup) {
+		verb, resource, sub := kubeletAttributes(r)
+		msg := fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=%s, subresource=%s)", subject.CommonName, verb, resource, sub)
+		_ = resp.WriteErrorString(http.StatusForbidden, msg)
+		return
+	}
+	chain.ProcessFilter(req, resp)
+}
+
+// kubeletAttributes names a request as the kubelet's authorizer does
+// (pkg/kubelet/server/auth.go): the verb from the method, resource nodes,
+// and the subresource from the path.
+func kubeletAttributes(r *http.Request) (verb, resource, subresource string) {
+	verb = "get"
+	switch r.Method {
+	case http.MethodPost:
+		verb = "create"
+	case http.MethodPut:
+		verb = "update"
+	case http.MethodPatch:
+		verb = "patch"
+	case http.MethodDelete:
+		verb = "delete"
+	}
+	subresource = "proxy"
+	switch first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); first {
+	case "stats", "metrics", "logs", "checkpoint", "configz", "healthz", "pods":
+		subresource = first
+	}
+	return verb, "nodes", subresource
+}
