@@ -66,4 +66,3 @@ func newHTTPClient(certDir string) (*http.Client, error) {
 		DisableKeepAlives: true,
 	}}, nil
 }
-

@@ -152,4 +152,3 @@ func lastLine(s string) string {
 	lines := strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
 	return lines[len(lines)-1] + "\n"
 }
-
