@@ -71,6 +71,15 @@ func (s *Server) streamLocation(sub, ns, name, container string, opts runtime.Ob
 	if loc == nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
 	}
+	// The kubelet would answer a 500 "container not found" for a pod
+	// whose containers have all ended; say what is wrong, in kubectl's
+	// words for it.
+	if phase := pod.Status.Phase; phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", connectVerbs[sub], phase))
+	}
+	if o, ok := opts.(*corev1.PodExecOptions); ok && len(o.Command) == 0 {
+		return nil, apierrors.NewBadRequest("you must specify at least 1 command")
+	}
 	if sub == "portforward" {
 		loc.Path = fmt.Sprintf("/portForward/%s/%s", pod.Namespace, pod.Name)
 	} else {
@@ -79,6 +88,9 @@ func (s *Server) streamLocation(sub, ns, name, container string, opts runtime.Ob
 	loc.RawQuery = streamParams(opts).Encode()
 	return loc, nil
 }
+
+// connectVerbs name what each subresource does, for messages.
+var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to", "portforward": "port-forward to"}
 
 // streamHandler proxies the stream to loc, translating WebSocket requests
 // in translate mode.

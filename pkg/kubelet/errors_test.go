@@ -10,11 +10,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// TestStreamingErrors checks the status codes and plain-text bodies the
-// kubelet answers before any upgrade, as upstream's handlers do.
+// TestStreamingErrors checks the status codes and messages the kubelet
+// answers before any upgrade: upstream's codes and texts, in a Status.
 func TestStreamingErrors(t *testing.T) {
 	e := newEnv(t)
 	pod := newTestPod("web")
@@ -42,13 +43,13 @@ func TestStreamingErrors(t *testing.T) {
 		{name: "relative URL from the runtime", path: "/exec/default/web/c?command=ls&output=1", stream: answer("/exec/abcdefgh", nil), code: 500,
 			body: `container runtime returned a relative streaming URL "/exec/abcdefgh"; it must be absolute (http://host:port/...)`},
 		{name: "runtime NotFound", path: "/exec/default/web/c?command=ls&output=1", stream: answer("", status.Error(codes.NotFound, "container is gone")), code: 404,
-			body: "rpc error: code = NotFound desc = container is gone"},
+			body: "container is gone"},
 		{name: "runtime out of tokens", path: "/exec/default/web/c?command=ls&output=1",
 			stream: answer("", status.Error(codes.ResourceExhausted, "maximum number of in-flight requests exceeded")), code: 429,
-			body: "rpc error: code = ResourceExhausted desc = maximum number of in-flight requests exceeded", retryAfter: "60"},
+			body: "maximum number of in-flight requests exceeded", retryAfter: "60"},
 		{name: "runtime failure", path: "/exec/default/web/c?command=ls&output=1", stream: answer("", status.Error(codes.Unknown, "boom")), code: 500,
-			body: "rpc error: code = Unknown desc = boom"},
-		{name: "no upgrade", path: "/exec/default/web/c?command=ls&output=1", stream: answer("http://127.0.0.1:1/exec/x", nil), code: 500, body: "Upgrade request required\n"},
+			body: "boom"},
+		{name: "no upgrade", path: "/exec/default/web/c?command=ls&output=1", stream: answer("http://127.0.0.1:1/exec/x", nil), code: 400, body: "Upgrade request required"},
 		{name: "attach to unknown pod", path: "/attach/default/nope/c?output=1", code: 404, body: "pod does not exist"},
 		{name: "attach to unknown container", path: "/attach/default/web/nope?output=1", code: 500, body: "container nope not found in pod web_default"},
 		{name: "port-forward to unknown pod", path: "/portForward/default/nope", code: 404, body: "pod does not exist"},
@@ -68,8 +69,16 @@ func TestStreamingErrors(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			body := readAll(t, resp)
-			if resp.StatusCode != tc.code || body != tc.body {
-				t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tc.code, tc.body)
+			if strings.HasPrefix(tc.path, "/containerLogs") {
+				if resp.StatusCode != tc.code || body != tc.body {
+					t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tc.code, tc.body)
+				}
+			} else {
+				var st metav1.Status
+				err := json.Unmarshal([]byte(body), &st)
+				if err != nil || resp.StatusCode != tc.code || int(st.Code) != tc.code || st.Message != tc.body || st.Kind != "Status" {
+					t.Errorf("%d %q, want %d with a Status saying %q", resp.StatusCode, body, tc.code, tc.body)
+				}
 			}
 			if got := resp.Header.Get("Retry-After"); got != tc.retryAfter {
 				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
@@ -110,7 +119,7 @@ func TestPortForwardPortsFromQuery(t *testing.T) {
 		{"?port=", 400, `query parameter "port" cannot be empty`, nil},
 		{"?port=http", 400, `unable to parse "http" as a port: strconv.ParseUint: parsing "http": invalid syntax`, nil},
 		{"?port=0", 400, `port "0" must be > 0`, nil},
-		{"?port=80,443&port=8080", 404, "rpc error: code = NotFound desc = stop here", []int32{80, 443, 8080}},
+		{"?port=80,443&port=8080", 404, "stop here", []int32{80, 443, 8080}},
 	} {
 		before := len(e.cri.callsOf("PortForward"))
 		resp, err := e.http.Do(webSocket(tc.query))
@@ -119,8 +128,9 @@ func TestPortForwardPortsFromQuery(t *testing.T) {
 		}
 		body := readAll(t, resp)
 		resp.Body.Close()
-		if resp.StatusCode != tc.code || body != tc.body {
-			t.Errorf("%q: %d %q, want %d %q", tc.query, resp.StatusCode, body, tc.code, tc.body)
+		var st metav1.Status
+		if err := json.Unmarshal([]byte(body), &st); err != nil || resp.StatusCode != tc.code || st.Message != tc.body {
+			t.Errorf("%q: %d %q, want %d with a Status saying %q", tc.query, resp.StatusCode, body, tc.code, tc.body)
 		}
 		reqs := e.cri.callsOf("PortForward")
 		if tc.ports == nil {

@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/emicklei/go-restful/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/proxy"
 	translator "k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/streaming"
 )
 
 // streamOptions says which streams an exec or attach session has
@@ -72,18 +73,18 @@ func (s *server) getExec(req *restful.Request, resp *restful.Response) {
 	params := getExecParams(req)
 	opts, err := newStreamOptions(req.Request)
 	if err != nil {
-		_ = resp.WriteError(http.StatusBadRequest, err)
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusBadRequest, err.Error())
 		return
 	}
 	pod := s.k.podByName(params.podNamespace, params.podName)
 	if pod == nil {
-		_ = resp.WriteError(http.StatusNotFound, errors.New("pod does not exist"))
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod does not exist")
 		return
 	}
 	ctx := req.Request.Context()
 	u, err := s.k.getExec(ctx, pod, params, opts)
 	if err != nil {
-		writeStreamingError(err, resp.ResponseWriter)
+		streaming.WriteError(resp.ResponseWriter, err)
 		return
 	}
 	s.proxyStream(resp.ResponseWriter, req.Request, u, opts)
@@ -94,17 +95,17 @@ func (s *server) getAttach(req *restful.Request, resp *restful.Response) {
 	params := getExecParams(req)
 	opts, err := newStreamOptions(req.Request)
 	if err != nil {
-		_ = resp.WriteError(http.StatusBadRequest, err)
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusBadRequest, err.Error())
 		return
 	}
 	pod := s.k.podByName(params.podNamespace, params.podName)
 	if pod == nil {
-		_ = resp.WriteError(http.StatusNotFound, errors.New("pod does not exist"))
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod does not exist")
 		return
 	}
 	u, err := s.k.getAttach(req.Request.Context(), pod, params, opts)
 	if err != nil {
-		writeStreamingError(err, resp.ResponseWriter)
+		streaming.WriteError(resp.ResponseWriter, err)
 		return
 	}
 	s.proxyStream(resp.ResponseWriter, req.Request, u, opts)
@@ -121,22 +122,22 @@ func (s *server) getPortForward(req *restful.Request, resp *restful.Response) {
 	if !tunnel {
 		var err error
 		if ports, err = portForwardPorts(req.Request); err != nil {
-			_ = resp.WriteError(http.StatusBadRequest, err)
+			streaming.WriteStatus(resp.ResponseWriter, http.StatusBadRequest, err.Error())
 			return
 		}
 	}
 	pod := s.k.podByName(namespace, name)
 	if pod == nil {
-		_ = resp.WriteError(http.StatusNotFound, errors.New("pod does not exist"))
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod does not exist")
 		return
 	}
 	if uid != "" && pod.UID != uid {
-		_ = resp.WriteError(http.StatusNotFound, errors.New("pod not found"))
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod not found")
 		return
 	}
 	u, err := s.k.getPortForward(req.Request.Context(), pod, ports)
 	if err != nil {
-		writeStreamingError(err, resp.ResponseWriter)
+		streaming.WriteError(resp.ResponseWriter, err)
 		return
 	}
 	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, nil, false, true, &responder{s.k})
@@ -192,26 +193,16 @@ func (s *server) proxyStream(w http.ResponseWriter, req *http.Request, u *url.UR
 	handler.ServeHTTP(w, req)
 }
 
-// responder answers proxy failures with a 500 (server.go responder).
+// responder answers proxy failures with a Status: a 500, or the code of an
+// API error such as the 400 for a request that is no upgrade.
 type responder struct{ k *Kubelet }
 
 func (r *responder) Error(w http.ResponseWriter, req *http.Request, err error) {
 	r.k.log.Error("error while proxying request", "path", req.URL.Path, "err", err)
-	http.Error(w, err.Error(), http.StatusInternalServerError)
+	code := http.StatusInternalServerError
+	if st, ok := err.(apierrors.APIStatus); ok {
+		code = int(st.Status().Code)
+	}
+	streaming.WriteStatus(w, code, err.Error())
 }
 
-// writeStreamingError answers a failed runtime request by its gRPC code,
-// with the error's text, as cri-streaming streaming.WriteError.
-func writeStreamingError(err error, w http.ResponseWriter) {
-	code := http.StatusInternalServerError
-	switch status.Code(err) {
-	case codes.NotFound:
-		code = http.StatusNotFound
-	case codes.ResourceExhausted:
-		// Only a flood of requests fills the token cache: wait its TTL.
-		w.Header().Set("Retry-After", "60")
-		code = http.StatusTooManyRequests
-	}
-	w.WriteHeader(code)
-	_, _ = w.Write([]byte(err.Error()))
-}

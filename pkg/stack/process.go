@@ -103,3 +103,27 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Kill sends SIGKILL and waits for the process to exit, as a crash would
+// end it.
+func (p *Process) Kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// restart starts the process again, exited first, with the same binary,
+// arguments and log; p then describes the new process.
+func (p *Process) restart() error {
+	select {
+	case <-p.done:
+	default:
+		return fmt.Errorf("restart %s: it is still running", p.Name)
+	}
+	next, err := StartProcess(p.cmd.Path, p.LogPath, p.cmd.Args[1:])
+	if err != nil {
+		return err
+	}
+	next.Name, next.URL = p.Name, p.URL
+	*p = *next
+	return nil
+}

@@ -378,3 +378,23 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Restart starts p, one of the stack's components that has exited, again
+// as it was started, and waits until it is ready.
+func (s *Stack) Restart(ctx context.Context, p *Process) error {
+	if err := p.restart(); err != nil {
+		return err
+	}
+	if p == s.APIServer {
+		return s.waitHTTP(ctx, p, "/readyz")
+	}
+	for _, n := range s.Nodes {
+		switch p {
+		case n.Kubelet:
+			return s.waitHTTP(ctx, p, "/healthz")
+		case n.Runtime:
+			return waitFile(ctx, p, n.CRISocket)
+		}
+	}
+	return fmt.Errorf("restart: %s is not a component of this stack", p.Name)
+}

@@ -38,7 +38,7 @@ type streamPair struct {
 // cri-streaming's portforward/httpstream.go: one SPDY connection carries
 // any number of forwarded connections, each a pair of streams.
 func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sandboxID string) {
-	if _, err := httpstream.Handshake(r, w, []string{portforward.PortForwardV1Name}); err != nil {
+	if _, err := handshake(w, r, []string{portforward.PortForwardV1Name}); err != nil {
 		s.log.Info("Port forward not started", "err", err)
 		return
 	}

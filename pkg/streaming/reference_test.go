@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	apiremotecommand "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/rest"
@@ -138,7 +140,9 @@ func rawExchange(t testing.TB, rawURL, request string) string {
 	return dateHeader.ReplaceAllString(string(answer), "")
 }
 
-// TestReferenceHandshake compares the answers to upgrades that fail.
+// TestReferenceHandshake compares the answers to upgrades that fail: the
+// same status line, headers and message; the message is in a Status here
+// and plain text upstream.
 func TestReferenceHandshake(t *testing.T) {
 	checkGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
@@ -148,34 +152,52 @@ func TestReferenceHandshake(t *testing.T) {
 	}{
 		{"no protocol header",
 			"POST {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-			"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 93\r\nConnection: close\r\n\r\n" +
-				"unable to upgrade: header X-Stream-Protocol-Version does not exist in request with 2 headers\n"},
+			"HTTP/1.1 400 Bad Request\r\n" +
+				"unable to upgrade: header X-Stream-Protocol-Version does not exist in request with 2 headers"},
 		{"empty protocol header",
 			"POST {path} HTTP/1.1\r\nConnection: close\r\nX-Stream-Protocol-Version: , ,\r\n\r\n", ""},
 		{"unknown protocol",
 			"POST {path} HTTP/1.1\r\nConnection: close\r\nX-Stream-Protocol-Version: v9.channel.k8s.io\r\n\r\n",
-			"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nX-Accepted-Stream-Protocol-Versions: v5.channel.k8s.io\r\n" +
+			"HTTP/1.1 403 Forbidden\r\nX-Accepted-Stream-Protocol-Versions: v5.channel.k8s.io\r\n" +
 				"X-Accepted-Stream-Protocol-Versions: v4.channel.k8s.io\r\nX-Accepted-Stream-Protocol-Versions: v3.channel.k8s.io\r\n" +
 				"X-Accepted-Stream-Protocol-Versions: v2.channel.k8s.io\r\nX-Accepted-Stream-Protocol-Versions: channel.k8s.io\r\n" +
-				"X-Content-Type-Options: nosniff\r\nContent-Length: 190\r\nConnection: close\r\n\r\n" +
-				"unable to upgrade: unable to negotiate protocol: client supports [v9.channel.k8s.io], server accepts [v5.channel.k8s.io v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io channel.k8s.io]\n"},
+				"unable to upgrade: unable to negotiate protocol: client supports [v9.channel.k8s.io], server accepts [v5.channel.k8s.io v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io channel.k8s.io]"},
 		{"no upgrade headers",
 			"POST {path} HTTP/1.1\r\nConnection: close\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n", ""},
 		{"websocket unknown subprotocol",
 			"GET {path} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
 				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v9.channel.k8s.io\r\n\r\n",
-			"HTTP/1.1 403 Forbidden\r\n\r\n"},
+			"HTTP/1.1 403 Forbidden\r\n"},
 		{"websocket POST",
 			"POST {path} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
 				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n",
-			"HTTP/1.1 405 Method Not Allowed\r\n\r\nbad method"},
+			"HTTP/1.1 405 Method Not Allowed\r\nbad method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			compare(t, ours, ref, tc.want, func(s streamingServer) string {
-				return rawExchange(t, mustURL(s.GetExec(execReq)), tc.request)
+				return refusal(rawExchange(t, mustURL(s.GetExec(execReq)), tc.request))
 			})
 		})
 	}
+}
+
+// refusal reduces a raw HTTP answer to its status line, its
+// X-Accepted-Stream-Protocol-Versions headers and its message: a Status's
+// message, or a plain-text body.
+func refusal(raw string) string {
+	head, body, _ := strings.Cut(raw, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	out := lines[0] + "\r\n"
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "X-Accepted-Stream-Protocol-Versions:") {
+			out += l + "\r\n"
+		}
+	}
+	var st metav1.Status
+	if json.Unmarshal([]byte(body), &st) == nil && st.Kind == "Status" {
+		return out + st.Message
+	}
+	return out + strings.TrimSpace(body)
 }
 
 // spdyStreams dials rawURL over SPDY with protocol, creates streams of the

@@ -21,12 +21,12 @@ type newStream struct {
 	replySent <-chan struct{}
 }
 
-// openSPDY negotiates the protocol version (httpstream.Handshake answers
-// 400 or 403 itself, as upstream), upgrades the connection to SPDY/3.1 and
+// openSPDY negotiates the protocol version (refusing with 400 or 403, as
+// upstream), upgrades the connection to SPDY/3.1 and
 // waits for the client's streams, as cri-streaming's
 // remotecommand/httpstream.go createHTTPStreamStreams.
 func (s *Server) openSPDY(w http.ResponseWriter, r *http.Request, opts streamOptions) (*remoteCommand, error) {
-	name, err := httpstream.Handshake(r, w, protocolNames(spdyProtocols))
+	name, err := handshake(w, r, protocolNames(spdyProtocols))
 	if err != nil {
 		return nil, err
 	}

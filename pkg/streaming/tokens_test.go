@@ -136,8 +136,10 @@ func TestWriteError(t *testing.T) {
 	}{
 		{status.Error(codes.NotFound, "no such container"), http.StatusNotFound,
 			`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"no such container","reason":"NotFound","code":404}`},
-		{status.Error(codes.InvalidArgument, "tty and stderr cannot both be true"), http.StatusInternalServerError,
-			`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"tty and stderr cannot both be true","reason":"InternalError","code":500}`},
+		{status.Error(codes.InvalidArgument, "tty and stderr cannot both be true"), http.StatusBadRequest,
+			`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"tty and stderr cannot both be true","reason":"BadRequest","code":400}`},
+		{status.Error(codes.Unknown, "boom"), http.StatusInternalServerError,
+			`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"boom","reason":"InternalError","code":500}`},
 	} {
 		w := httptest.NewRecorder()
 		WriteError(w, tc.err)

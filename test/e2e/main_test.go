@@ -60,7 +60,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stateDir = tmp
-	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), stack.Options{})
+	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), onRuntime(stack.Options{}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
 		return 1
@@ -91,7 +91,7 @@ func passthroughStack(t *testing.T) *stack.Stack {
 	passthrough.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		passthrough.stack, passthrough.err = startStack(ctx, filepath.Join(stateDir, "passthrough"), stack.Options{StreamingMode: "passthrough"})
+		passthrough.stack, passthrough.err = startStack(ctx, filepath.Join(stateDir, "passthrough"), onRuntime(stack.Options{StreamingMode: "passthrough"}))
 	})
 	if passthrough.err != nil {
 		t.Fatal(passthrough.err)
@@ -103,7 +103,6 @@ func passthroughStack(t *testing.T) *stack.Stack {
 func startStack(ctx context.Context, state string, opts stack.Options) (*stack.Stack, error) {
 	opts.BinDir = binDir
 	opts.StateDir = state
-	opts.CRIEndpoint = criEndpoint
 	s, err := stack.Start(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 // the runtime of the node the pod is bound to.
 func TestTwoNodes(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{Nodes: []string{"node-a", "node-b"}})
+	s := newStack(t, onRuntime(stack.Options{Nodes: []string{"node-a", "node-b"}}))
 	for _, n := range s.Nodes {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},
@@ -39,8 +39,19 @@ func TestTwoNodes(t *testing.T) {
 		if lines[0] != n.Name {
 			t.Errorf("pod on %s sees NODE_NAME %q", n.Name, lines[0])
 		}
-		if !strings.HasPrefix(lines[1], n.RuntimeDir+"/") {
-			t.Errorf("exec for a pod on %s ran in %q, not under that node's runtime dir %s", n.Name, lines[1], n.RuntimeDir)
+		switch runtimeName {
+		case fakeRuntime:
+			// Each node has a fake-cri of its own, which runs a container
+			// in a directory under its root.
+			if !strings.HasPrefix(lines[1], n.RuntimeDir+"/") {
+				t.Errorf("exec for a pod on %s ran in %q, not under that node's runtime dir %s", n.Name, lines[1], n.RuntimeDir)
+			}
+		case containerdRuntime:
+			// Both kubelets share the one containerd; a container starts
+			// in its image's working directory, busybox's "/".
+			if lines[1] != "/" {
+				t.Errorf("exec for a pod on %s ran in %q, want /", n.Name, lines[1])
+			}
 		}
 	}
 }

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestGetPods(t *testing.T) {
@@ -53,14 +57,32 @@ spec:
 	if len(processesWith("sleep "+marker)) != 1 {
 		t.Fatalf("want exactly one `sleep %s` process before delete, have %v", marker, processesWith("sleep "+marker))
 	}
-	if r := k.run(t, shared, nil, "delete", "pod", "applied"); r.code != 0 || r.stdout != "pod \"applied\" deleted\n" {
+	pod, err := shared.Client().CoreV1().Pods("default").Get(context.Background(), "applied", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sleep as PID 1 of its own PID namespace (containerd) ignores SIGTERM:
+	// a short grace period keeps the wait for its SIGKILL short.
+	if r := k.run(t, shared, nil, "delete", "pod", "applied", "--grace-period=1"); r.code != 0 || r.stdout != "pod \"applied\" deleted\n" {
 		t.Fatalf("delete: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// kubectl delete waits for the object to go, which the kubelet allows
-	// only after stopping the containers.
+	// only after stopping the containers and removing them and the sandbox
+	// from the runtime. Container processes are host processes with either
+	// runtime.
 	if ps := processesWith("sleep " + marker); len(ps) != 0 {
 		time.Sleep(time.Second)
 		t.Fatalf("processes left after delete: %v", processesWith("sleep "+marker))
+	}
+	rs := criClient(t)
+	uid := map[string]string{"io.kubernetes.pod.uid": string(pod.UID)}
+	sandboxes, err := rs.ListPodSandbox(context.Background(), &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: uid}})
+	if err != nil || len(sandboxes.Items) != 0 {
+		t.Errorf("sandboxes left in the runtime after delete: %v, %v", sandboxes.GetItems(), err)
+	}
+	containers, err := rs.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{LabelSelector: uid}})
+	if err != nil || len(containers.Containers) != 0 {
+		t.Errorf("containers left in the runtime after delete: %v, %v", containers.GetContainers(), err)
 	}
 }
 

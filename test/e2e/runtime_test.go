@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/execlab/execlab/pkg/stack"
 )
 
 // The suite runs against one CRI runtime at a time, behind the shared and
@@ -50,6 +54,13 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// onRuntime puts a stack on the runtime under test: the external endpoint
+// for containerd; for the fake, pkg/stack starts a fake-cri per node.
+func onRuntime(opts stack.Options) stack.Options {
+	opts.CRIEndpoint = criEndpoint
+	return opts
 }
 
 // skipOn skips a test that cannot apply to runtime, saying why.
@@ -93,4 +104,49 @@ func echoContainer(port int) corev1.Container {
 		return corev1.Container{Name: "echo", Image: "busybox", Command: append([]string{"/usr/local/bin/echoserver"}, listen...)}
 	}
 	return corev1.Container{Name: "echo", Image: "echoserver", Command: append([]string{filepath.Join(binDir, "echoserver")}, listen...)}
+}
+
+// streamingServer is how the runtime's own streaming server answers, for the
+// tests that drive it straight from a CRI Exec URL.
+type streamingServer struct {
+	// v5 tells whether it speaks v5.channel.k8s.io. containerd 1.6 has the
+	// upstream server of its day, which stops at v4: a v5 WebSocket gets
+	// 403, and SPDY finds no protocol in common.
+	v5 bool
+	// exitReason is how the error stream words the exit of cmd with code 3.
+	exitReason func(cmd []string) string
+	// v4Status is the v4 error stream's Status for a non-zero exit with
+	// message. containerd's older apimachinery writes an empty "metadata"
+	// and escapes <, > and & as Go's json.Marshal does.
+	v4Status func(message string) string
+}
+
+var streamingServers = map[string]streamingServer{
+	fakeRuntime: {
+		v5:         true,
+		exitReason: func([]string) string { return "exit status 3" },
+		v4Status: func(message string) string {
+			return `{"status":"Failure","message":` + jsonString(message, false) +
+				`,"reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`
+		},
+	},
+	containerdRuntime: {
+		v5: false,
+		exitReason: func(cmd []string) string {
+			return fmt.Sprintf("error executing command %v, exit code 3", cmd)
+		},
+		v4Status: func(message string) string {
+			return `{"metadata":{},"status":"Failure","message":` + jsonString(message, true) +
+				`,"reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`
+		},
+	},
+}
+
+// jsonString is s as a JSON string, with <, > and & escaped or not.
+func jsonString(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }

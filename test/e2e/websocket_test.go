@@ -77,6 +77,7 @@ func TestStreamingServerWebSocket(t *testing.T) {
 		return u
 	}
 
+	server := streamingServers[runtimeName]
 	t.Run("v5 client-go", func(t *testing.T) {
 		exec, err := remotecommand.NewWebSocketExecutor(&rest.Config{}, "GET", execURL(t, true, "sh", "-c", "wc -c; echo err >&2; exit 3").String())
 		if err != nil {
@@ -86,6 +87,12 @@ func TestStreamingServerWebSocket(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("12345"), Stdout: &stdout, Stderr: &stderr})
+		if !server.v5 {
+			if err == nil || !strings.Contains(err.Error(), "bad handshake (403 Forbidden)") {
+				t.Errorf("error %v, want v5 refused with 403", err)
+			}
+			return
+		}
 		var exitErr exitStatuser
 		if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 3 {
 			t.Errorf("error %v, want exit code 3", err)
@@ -95,24 +102,26 @@ func TestStreamingServerWebSocket(t *testing.T) {
 		}
 	})
 
+	cmd := []string{"sh", "-c", "head -c 5; echo; echo err >&2; exit 3"}
+	// The error channel for exit code 3: text before v4, a Status from v4.
+	exitText := "command terminated with non-zero exit code: " + server.exitReason(cmd)
 	for _, tc := range []struct {
-		protocol string
-		base64   bool
-		// errorStream is what the error channel carries for exit code 3.
+		protocol    string
+		base64      bool
 		errorStream string
 	}{
-		{"", false, "command terminated with non-zero exit code: exit status 3"},
-		{"channel.k8s.io", false, "command terminated with non-zero exit code: exit status 3"},
-		{"base64.channel.k8s.io", true, "command terminated with non-zero exit code: exit status 3"},
-		{"v4.channel.k8s.io", false, `{"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
-		{"v4.base64.channel.k8s.io", true, `{"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`},
+		{"", false, exitText},
+		{"channel.k8s.io", false, exitText},
+		{"base64.channel.k8s.io", true, exitText},
+		{"v4.channel.k8s.io", false, server.v4Status(exitText)},
+		{"v4.base64.channel.k8s.io", true, server.v4Status(exitText)},
 	} {
 		name := tc.protocol
 		if name == "" {
 			name = "no subprotocol"
 		}
 		t.Run(name, func(t *testing.T) {
-			u := execURL(t, true, "sh", "-c", "head -c 5; echo; echo err >&2; exit 3")
+			u := execURL(t, true, cmd...)
 			u.Scheme = "ws"
 			dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 			if tc.protocol != "" {

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// sessions is how many exec sessions TestConcurrentSessions holds open at
+// once through the chain.
+const sessions = 1000
+
+// TestConcurrentSessions opens 1000 exec sessions through every hop and
+// holds them all open at once — each shell says "ready" and waits for a line
+// on stdin — then lets them all finish. Every one must succeed; the
+// goroutine check at the end of the run shows every component back at its
+// baseline.
+func TestConcurrentSessions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	config := shared.RESTConfig()
+	config.QPS, config.Burst = -1, 0
+	u := config.Host + "/api/v1/namespaces/default/pods/demo/exec?command=sh&command=-c&command=echo+ready%3B+read+x%3B+echo+%24x&stdin=true&stdout=true&stderr=true"
+	gate := make(chan struct{})
+	var ready, done sync.WaitGroup
+	errs := make(chan error, sessions)
+	for i := range sessions {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			exec, err := remotecommand.NewSPDYExecutor(config, http.MethodPost, mustParseURL(u))
+			if err != nil {
+				errs <- err
+				ready.Done()
+				return
+			}
+			var stdout, stderr bytes.Buffer
+			out := &readySignal{w: &stdout, ready: ready.Done}
+			in := &gatedReader{gate: gate, line: fmt.Sprintf("session-%d\n", i)}
+			err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: in, Stdout: out, Stderr: &stderr})
+			out.signal()
+			if want := fmt.Sprintf("ready\nsession-%d\n", i); err != nil || stdout.String() != want || stderr.Len() != 0 {
+				errs <- fmt.Errorf("session %d: %v, stdout %q, stderr %q", i, err, stdout.String(), stderr.String())
+			}
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 5 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d sessions failed", failed, sessions)
+	}
+}
+
+// readySignal writes through to w and calls ready once, when "ready"
+// arrives (or, if the session fails first, when signal is called).
+type readySignal struct {
+	w     io.Writer
+	ready func()
+	once  sync.Once
+	seen  bytes.Buffer
+}
+
+func (r *readySignal) Write(p []byte) (int, error) {
+	r.seen.Write(p)
+	if strings.Contains(r.seen.String(), "ready\n") {
+		r.signal()
+	}
+	return r.w.Write(p)
+}
+
+func (r *readySignal) signal() { r.once.Do(r.ready) }
+
+// gatedReader yields line once gate is closed, then EOF.
+type gatedReader struct {
+	gate <-chan struct{}
+	line string
+	sent bool
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.sent {
+		return 0, io.EOF
+	}
+	<-g.gate
+	g.sent = true
+	return copy(p, g.line), nil
+}
+
+func mustParseURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
