@@ -205,4 +205,3 @@ func (r *responder) Error(w http.ResponseWriter, req *http.Request, err error) {
 	}
 	streaming.WriteStatus(w, code, err.Error())
 }
-
