@@ -41,6 +41,7 @@ type options struct {
 	socket        string
 	root          string
 	streamAddress string
+	maxSessions   int
 	debugAddress  string
 }
 
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "", "CRI gRPC endpoint, unix:///absolute/path")
 	root := fs.String("root", "", "state directory: sandboxes, containers and their working directories, images")
 	streamAddress := fs.String("stream-address", "127.0.0.1:0", "listen address of the streaming server (exec, attach, port-forward)")
+	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "sessions the streaming server serves at once; past it, 429")
 	debugAddress := fs.String("debug-address", "", "serve net/http/pprof at this address (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := options{socket: socket, root: *root, streamAddress: *streamAddress, debugAddress: *debugAddress}
+	opts := options{socket: socket, root: *root, streamAddress: *streamAddress, maxSessions: *maxSessions, debugAddress: *debugAddress}
 	if err := serve(ctx, opts, log); err != nil {
 		log.Error("fake-cri failed", "err", err)
 		return 1
@@ -100,7 +102,7 @@ func serve(ctx context.Context, opts options, log *slog.Logger) error {
 		return err
 	}
 	defer rt.Close()
-	streams, err := streaming.NewServer(streaming.Config{Addr: opts.streamAddress}, rt)
+	streams, err := streaming.NewServer(streaming.Config{Addr: opts.streamAddress, MaxSessions: opts.maxSessions}, rt)
 	if err != nil {
 		return fmt.Errorf("streaming server: %w", err)
 	}

@@ -260,3 +260,33 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxSessions: past Config.MaxSessions a request gets 429 with
+// Retry-After, and a session that ends makes room again.
+func TestMaxSessions(t *testing.T) {
+	checkGoroutines(t)
+	s, err := NewServer(Config{MaxSessions: 1}, localRuntime{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Close()
+
+	_, vanish := startSPDY(t, s)
+	resp, body := get(t, http.MethodPost, execURL(t, s, false, true, false, false, "true"))
+	want := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too many streaming sessions: this server serves at most 1 at once","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}` + "\n"
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || body != want {
+		t.Errorf("second session: %s, Retry-After %q, %s", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+	vanish()
+	for s.sessions.Load() != 0 {
+		select {
+		case <-testContext(t).Done():
+			t.Fatal("the first session never ended")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	closed, vanish := startSPDY(t, s)
+	vanish()
+	<-closed
+}

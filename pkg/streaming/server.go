@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,7 +49,15 @@ type Config struct {
 	// StreamCreationTimeout bounds how long an SPDY client may take to
 	// create its streams; default 30s, as upstream.
 	StreamCreationTimeout time.Duration
+	// MaxSessions bounds the sessions served at once; past it a request
+	// gets 429. Default DefaultMaxSessions. Upstream has no such bound.
+	MaxSessions int
 }
+
+// DefaultMaxSessions is the default Config.MaxSessions: room for the
+// 1000 concurrent sessions the chain is tested with, and a bound on the
+// processes and descriptors a flood can take.
+const DefaultMaxSessions = 4096
 
 // Server is a CRI streaming server. Create it with NewServer.
 type Server struct {
@@ -60,6 +69,7 @@ type Server struct {
 	mux      *http.ServeMux
 	tokens   *tokenCache
 	conns    openConns
+	sessions atomic.Int64
 }
 
 // NewServer returns a server for rt, already listening on cfg.Addr so that
@@ -73,6 +83,9 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	}
 	if cfg.StreamIdleTimeout == 0 {
 		cfg.StreamIdleTimeout = 4 * time.Hour
+	}
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = DefaultMaxSessions
 	}
 	if cfg.StreamCreationTimeout == 0 {
 		cfg.StreamCreationTimeout = remotecommand.DefaultStreamCreationTimeout
@@ -139,6 +152,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.conns.leave()
+	if n := s.sessions.Add(1); n > int64(s.cfg.MaxSessions) {
+		s.sessions.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		writeStatusDetails(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
+			fmt.Sprintf("too many streaming sessions: this server serves at most %d at once", s.cfg.MaxSessions),
+			&metav1.StatusDetails{RetryAfterSeconds: 1})
+		return
+	}
+	defer s.sessions.Add(-1)
 	s.mux.ServeHTTP(w, r)
 }
 
