@@ -8,15 +8,16 @@
 #
 # `up` prints the CRI endpoint (unix://…/containerd.sock) on stdout, for
 # fake-kubelet's --container-runtime-endpoint. Everything lives in
-# $EXECLAB_STATE/containerd (default .execlab/containerd in the repo); the
-# distribution's containerd, its config and its socket are never touched.
+# $EXECLAB_CONTAINERD_DIR, by default $EXECLAB_STATE/containerd (and that
+# .execlab/containerd in the repo); the distribution's containerd, its
+# config and its socket are never touched.
 # docs/containerd.md explains each step and setting.
 set -euo pipefail
 shopt -s inherit_errexit
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${EXECLAB_STATE:-$repo/.execlab}
-dir=$state/containerd
+dir=${EXECLAB_CONTAINERD_DIR:-$state/containerd}
 sock=$dir/containerd.sock
 config=$dir/config.toml
 pidfile=$dir/containerd.pid
@@ -318,7 +319,9 @@ start_containerd() {
 	echo $! >"$pidfile"
 	for _ in $(seq 300); do
 		[[ -S $sock ]] && break
-		running || die "containerd exited during start-up; see $log"
+		# Alive, not running: until setsid has exec'd containerd, the PID
+		# still runs bash, which running would take for a recycled PID.
+		kill -0 "$(<"$pidfile")" 2>/dev/null || die "containerd exited during start-up; see $log"
 		sleep 0.1
 	done
 	"$cri" -runtime-endpoint "unix://$sock" -timeout 30s wait >/dev/null ||

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # demo.sh — start the stack and show three execs through every hop.
+#
+#   scripts/demo.sh [--runtime fake|containerd]    (passed on to up.sh)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-kubeconfig=$("$root/scripts/up.sh")
+kubeconfig=$("$root/scripts/up.sh" "$@")
 k() { "$bin/mini-kubectl" --kubeconfig "$kubeconfig" "$@"; }
 show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # fuzz.sh [TIME] — run every fuzz target in the module for TIME (default 5s)
-# each, on top of its seed corpus in testdata/fuzz.
+# each, on top of its seed corpus in testdata/fuzz; a failure shows the
+# fuzzer's output, with the input it saved under testdata/fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-5s}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 grep -rl --include='*_test.go' '^func Fuzz' cmd pkg | sort | while read -r file; do
 	dir=./$(dirname "$file")
 	grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2 | while read -r target; do
 		echo "fuzz $dir $target ($fuzztime)"
-		go test -run='^$' -fuzz="^$target\$" -fuzztime="$fuzztime" "$dir" >/dev/null
+		if ! go test -run='^$' -fuzz="^$target\$" -fuzztime="$fuzztime" "$dir" >"$out" 2>&1; then
+			cat "$out"
+			exit 1
+		fi
 	done
 done

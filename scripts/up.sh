@@ -3,7 +3,11 @@
 # the background on 127.0.0.1, create the demo pod, and print the kubeconfig's
 # path. State lives in $EXECLAB_STATE (default: .execlab/ in the repo).
 #
-#   scripts/up.sh [--runtime fake]
+#   scripts/up.sh [--runtime fake|containerd]
+#
+# --runtime containerd runs the pods in a private containerd instead of
+# fake-cri: scripts/containerd.sh up starts it (and installs it first if
+# needed; see docs/containerd.md) unless it already runs.
 #
 # Ports: EXECLAB_APISERVER_PORT (6443), EXECLAB_KUBELET_PORT (10250).
 set -euo pipefail
@@ -14,10 +18,10 @@ while (($#)); do
 	case $1 in
 	--runtime) runtime=${2:-}; shift 2 || die "--runtime needs a value" ;;
 	--runtime=*) runtime=${1#*=}; shift ;;
-	*) die "unknown argument: $1 (usage: up.sh [--runtime fake])" ;;
+	*) die "unknown argument: $1 (usage: up.sh [--runtime fake|containerd])" ;;
 	esac
 done
-[[ $runtime == fake ]] || die "unknown runtime \"$runtime\": this build supports --runtime fake"
+[[ $runtime == fake || $runtime == containerd ]] || die "unknown runtime \"$runtime\": use --runtime fake or --runtime containerd"
 
 api_port=${EXECLAB_APISERVER_PORT:-6443}
 kubelet_port=${EXECLAB_KUBELET_PORT:-10250}
@@ -49,7 +53,9 @@ await() {
 	shift 2
 	for _ in $(seq 300); do
 		"$@" >/dev/null 2>&1 && return 0
-		running "$name" || die "$name exited during start-up; see $state/logs/$name.log"
+		# Alive, not running: until setsid has exec'd the binary, the PID
+		# still runs bash, which running would take for a recycled PID.
+		kill -0 "$(<"$pids/$name.pid")" 2>/dev/null || die "$name exited during start-up; see $state/logs/$name.log"
 		sleep 0.1
 	done
 	die "$name: no $what after 30 s; see $state/logs/$name.log"
@@ -103,15 +109,24 @@ write_kubeconfig "$kubeconfig" "    token: $token"
 write_kubeconfig "$state/kubelet.kubeconfig" "    client-certificate: $pki/kubelet-client.crt
     client-key: $pki/kubelet-client.key"
 
-socket=$state/cri/fake-cri.sock
-mkdir -p "$state/cri"
-start cri fake-cri --listen "unix://$socket" --root "$state/cri" --stream-address 127.0.0.1:0
-await cri "CRI socket" test -S "$socket"
+echo "$runtime" >"$state/runtime"
+if [[ $runtime == containerd ]]; then
+	# down.sh stops containerd only if it was not running before.
+	rm -f "$pids/containerd-started"
+	"$root/scripts/containerd.sh" status >/dev/null 2>&1 || touch "$pids/containerd-started"
+	endpoint=$("$root/scripts/containerd.sh" up)
+else
+	socket=$state/cri/fake-cri.sock
+	mkdir -p "$state/cri"
+	start cri fake-cri --listen "unix://$socket" --root "$state/cri" --stream-address 127.0.0.1:0
+	await cri "CRI socket" test -S "$socket"
+	endpoint=unix://$socket
+fi
 
 start kubelet fake-kubelet --kubeconfig "$state/kubelet.kubeconfig" --node-name node-1 \
 	--address 127.0.0.1 --port "$kubelet_port" \
 	--tls-cert-file "$pki/kubelet.crt" --tls-private-key-file "$pki/kubelet.key" --client-ca-file "$pki/ca.crt" \
-	--container-runtime-endpoint "unix://$socket" --root-dir "$state/kubelet"
+	--container-runtime-endpoint "$endpoint" --root-dir "$state/kubelet"
 await kubelet "/healthz" curl -sf --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
 	--key "$pki/apiserver-kubelet-client.key" "https://127.0.0.1:$kubelet_port/healthz"
 

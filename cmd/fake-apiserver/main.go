@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/execlab/execlab/pkg/apiserver"
@@ -28,8 +29,10 @@ func main() {
 	flag.StringVar(&opts.CertDir, "cert-dir", "", "directory of the cluster CA and certificates, made on first start (default <data-dir>/pki)")
 	flag.StringVar(&opts.TokenAuthFile, "token-auth-file", "", "bearer tokens, CSV lines token,user,uid,\"group1,group2\"")
 	flag.BoolVar(&opts.AnonymousAuth, "anonymous-auth", true, "treat requests without credentials as system:anonymous rather than answer 401")
-	flag.StringVar(&opts.AuthorizationPolicyFile, "authorization-policy-file", "", "static authorization policy (YAML rules in RBAC's shape); empty allows everything")
+	anonymousPaths := flag.String("anonymous-auth-paths", strings.Join(apiserver.DefaultAnonymousPaths, ","), "comma-separated paths where --anonymous-auth applies; empty: every path")
+	flag.StringVar(&opts.AuthorizationPolicyFile, "authorization-policy-file", "", "static authorization policy (YAML rules in RBAC's shape) added to the built-in rules; empty: the built-in rules alone (system:masters may do anything)")
 	flag.StringVar(&mode, "streaming-mode", string(apiserver.StreamingTranslate), "WebSocket exec/attach/port-forward: translate (to SPDY, as kube-apiserver 1.30+) or passthrough (to the kubelet unchanged)")
+	flag.IntVar(&opts.MaxStreamingSessions, "max-streaming-sessions", apiserver.DefaultMaxStreamingSessions, "exec, attach and port-forward sessions proxied at once; past it, 429")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -42,6 +45,9 @@ func main() {
 			os.Exit(2)
 		}
 		opts.CertDir = filepath.Join(opts.DataDir, "pki")
+	}
+	if *anonymousPaths != "" {
+		opts.AnonymousPaths = strings.Split(*anonymousPaths, ",")
 	}
 	opts.StreamingMode = apiserver.StreamingMode(mode)
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"k8s.io/apimachinery/pkg/util/remotecommand"
 
 	"github.com/execlab/execlab/pkg/fakecri"
 	"github.com/execlab/execlab/pkg/streaming"
@@ -42,7 +43,11 @@ type options struct {
 	root          string
 	streamAddress string
 	maxSessions   int
-	debugAddress  string
+	// idleTimeout and creationTimeout are the streaming server's
+	// StreamIdleTimeout and StreamCreationTimeout.
+	idleTimeout     time.Duration
+	creationTimeout time.Duration
+	debugAddress    string
 }
 
 func main() {
@@ -57,8 +62,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "", "CRI gRPC endpoint, unix:///absolute/path")
 	root := fs.String("root", "", "state directory: sandboxes, containers and their working directories, images")
-	streamAddress := fs.String("stream-address", "127.0.0.1:0", "listen address of the streaming server (exec, attach, port-forward)")
+	streamAddress := fs.String("stream-address", "127.0.0.1:0", "listen address of the streaming server (exec, attach, port-forward); loopback only")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "sessions the streaming server serves at once; past it, 429")
+	idleTimeout := fs.Duration("stream-idle-timeout", 4*time.Hour, "close a streaming session on which nothing moved for this long (containerd's stream_idle_timeout)")
+	creationTimeout := fs.Duration("stream-creation-timeout", remotecommand.DefaultStreamCreationTimeout, "how long an SPDY client may take to create its streams")
 	debugAddress := fs.String("debug-address", "", "serve net/http/pprof at this address (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -76,7 +83,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := options{socket: socket, root: *root, streamAddress: *streamAddress, maxSessions: *maxSessions, debugAddress: *debugAddress}
+	opts := options{socket: socket, root: *root, streamAddress: *streamAddress, maxSessions: *maxSessions,
+		idleTimeout: *idleTimeout, creationTimeout: *creationTimeout, debugAddress: *debugAddress}
 	if err := serve(ctx, opts, log); err != nil {
 		log.Error("fake-cri failed", "err", err)
 		return 1
@@ -102,7 +110,12 @@ func serve(ctx context.Context, opts options, log *slog.Logger) error {
 		return err
 	}
 	defer rt.Close()
-	streams, err := streaming.NewServer(streaming.Config{Addr: opts.streamAddress, MaxSessions: opts.maxSessions}, rt)
+	streams, err := streaming.NewServer(streaming.Config{
+		Addr:                  opts.streamAddress,
+		MaxSessions:           opts.maxSessions,
+		StreamIdleTimeout:     opts.idleTimeout,
+		StreamCreationTimeout: opts.creationTimeout,
+	}, rt)
 	if err != nil {
 		return fmt.Errorf("streaming server: %w", err)
 	}

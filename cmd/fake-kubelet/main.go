@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/execlab/execlab/pkg/kubelet"
+	"github.com/execlab/execlab/pkg/streaming"
 )
 
 func main() {
@@ -41,6 +42,7 @@ func run(args []string) error {
 	certFile := fs.String("tls-cert-file", "", "serving certificate; without it the API is plain HTTP with no authentication")
 	keyFile := fs.String("tls-private-key-file", "", "key of --tls-cert-file")
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
+	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +77,8 @@ func run(args []string) error {
 		NodeIP:          *address,
 		Logger:          log,
 		TLS:             tlsConfig,
+
+		MaxStreamingSessions: *maxSessions,
 	})
 	if err != nil {
 		return err

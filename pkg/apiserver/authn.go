@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	apiserverconfig "k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
@@ -13,13 +14,21 @@ import (
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 )
 
+// DefaultAnonymousPaths are the paths a request without credentials may
+// reach: health and version, what kube-apiserver's
+// system:public-info-viewer role lets system:anonymous read. Elsewhere no
+// credentials is a 401, as with an AuthenticationConfiguration whose
+// anonymous.conditions list these paths (KEP-4633, kube-apiserver 1.32+).
+var DefaultAnonymousPaths = []string{"/healthz", "/livez", "/readyz", "/version"}
+
 // newAuthenticator builds kube-apiserver's request authenticator from the
 // same pieces (pkg/kubeapiserver/authenticator/config.go): client
 // certificates signed by the cluster CA (CN the user, O the groups), then
 // bearer tokens of a --token-auth-file. A request that presents
 // credentials that do not check out is refused; one that presents none is
-// system:anonymous when anonymous requests are allowed.
-func newAuthenticator(clientCAs *x509.CertPool, tokenFile string, anonymousAuth bool) (authenticator.Request, error) {
+// system:anonymous when anonymous requests are allowed, on anonymousPaths
+// only when that is not empty.
+func newAuthenticator(clientCAs *x509.CertPool, tokenFile string, anonymousAuth bool, anonymousPaths []string) (authenticator.Request, error) {
 	var authenticators []authenticator.Request
 	if clientCAs != nil {
 		opts := x509request.DefaultVerifyOptions()
@@ -37,7 +46,11 @@ func newAuthenticator(clientCAs *x509.CertPool, tokenFile string, anonymousAuth 
 	// upstream's AuthenticatedGroupAdder adds.
 	auth := group.NewAuthenticatedGroupAdder(union.New(authenticators...))
 	if anonymousAuth {
-		auth = union.NewFailOnError(auth, anonymous.NewAuthenticator(nil))
+		var conditions []apiserverconfig.AnonymousAuthCondition
+		for _, p := range anonymousPaths {
+			conditions = append(conditions, apiserverconfig.AnonymousAuthCondition{Path: p})
+		}
+		auth = union.NewFailOnError(auth, anonymous.NewAuthenticator(conditions))
 	}
 	return auth, nil
 }

@@ -22,9 +22,14 @@ func (a overrideVerb) GetVerb() string { return a.verb }
 
 // authorizeCreate makes exec, attach and port-forward need "create" on the
 // subresource whatever the method: a WebSocket upgrade is a GET, which
-// authorization sees as "get". kube-apiserver does this since 1.35
-// (AuthorizePodWebsocketUpgradeCreatePermission, pkg/registry/core/pod/rest
-// subresources.go and authorization.go; issues.k8s.io/133515).
+// authorization sees as "get", so before 1.35 "get" on pods/exec was
+// enough to exec over WebSocket. kube-apiserver checks "create" too since
+// 1.35 (feature gate AuthorizePodWebsocketUpgradeCreatePermission, beta and
+// on by default; kubernetes/kubernetes#134577 for issues.k8s.io/133515):
+// ensureAuthorizedForVerb in pkg/registry/core/pod/rest/authorize.go,
+// called first thing in each Connect of subresources.go. The Forbidden
+// carries the authorizer's reason, which RBAC leaves empty: the message
+// ends in "is forbidden: ".
 func (s *Server) authorizeCreate(ctx context.Context) error {
 	info, ok := request.RequestInfoFrom(ctx)
 	if !ok {

@@ -58,7 +58,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		writeError(w, r, err)
 		return
 	}
-	s.streamHandler(loc, opts, errorResponder{w, r}).ServeHTTP(w, r)
+	s.sessions.serve(w, r, s.streamHandler(loc, opts, errorResponder{w, r}))
 }
 
 // streamLocation is the kubelet URL of the stream:

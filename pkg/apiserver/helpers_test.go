@@ -46,6 +46,21 @@ func startServer(t *testing.T, opts Options, configure ...func(*Server)) *testSe
 	for _, f := range configure {
 		f(srv)
 	}
+	addr := serve(t, srv)
+	ts := &testServer{Server: srv, url: "http://" + addr}
+	// No keep-alive: a test's connections end with its requests, so that
+	// goroutine counts come back to their baseline.
+	ts.config = &rest.Config{Host: ts.url, Transport: &http.Transport{DisableKeepAlives: true}, QPS: -1}
+	if ts.client, err = kubernetes.NewForConfig(ts.config); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// serve serves srv on a loopback port until the test ends, and returns
+// the address.
+func serve(t *testing.T, srv *Server) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +74,7 @@ func startServer(t *testing.T, opts Options, configure ...func(*Server)) *testSe
 			t.Errorf("serve: %v", err)
 		}
 	})
-	ts := &testServer{Server: srv, url: "http://" + l.Addr().String()}
-	// No keep-alive: a test's connections end with its requests, so that
-	// goroutine counts come back to their baseline.
-	ts.config = &rest.Config{Host: ts.url, Transport: &http.Transport{DisableKeepAlives: true}, QPS: -1}
-	if ts.client, err = kubernetes.NewForConfig(ts.config); err != nil {
-		t.Fatal(err)
-	}
-	return ts
+	return l.Addr().String()
 }
 
 // do sends a raw request and returns the status code, headers and body.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,6 +51,11 @@ func errorToStatus(err error) *metav1.Status {
 // client accepts (JSON whatever it asked for, since that is all there is).
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorToStatus(err)
+	// A status that asks to retry later says when in Retry-After too, as
+	// responsewriters.ErrorNegotiated does.
+	if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(status.Details.RetryAfterSeconds)))
+	}
 	serializer := codecs.jsonInfo().Serializer
 	if _, info, err := negotiation.NegotiateOutputMediaType(r, codecs, restrictions{}); err == nil {
 		serializer = info.Serializer

@@ -32,20 +32,21 @@ func (s *Server) setUpSecurity() error {
 		}
 		s.kubelet, s.kubeletScheme = newKubeletTransport(kubeletConfig), "https"
 	}
-	if clientCAs != nil || s.opts.TokenAuthFile != "" {
-		authn, err := newAuthenticator(clientCAs, s.opts.TokenAuthFile, s.opts.AnonymousAuth)
-		if err != nil {
-			return err
-		}
-		s.authn = authn
+	if clientCAs == nil && s.opts.TokenAuthFile == "" {
+		return nil
 	}
+	authn, err := newAuthenticator(clientCAs, s.opts.TokenAuthFile, s.opts.AnonymousAuth, s.opts.AnonymousPaths)
+	if err != nil {
+		return err
+	}
+	s.authn = authn
+	policy := &Policy{}
 	if s.opts.AuthorizationPolicyFile != "" {
-		policy, err := LoadPolicy(s.opts.AuthorizationPolicyFile)
-		if err != nil {
+		if policy, err = LoadPolicy(s.opts.AuthorizationPolicyFile); err != nil {
 			return err
 		}
-		s.authorizer = newPolicyAuthorizer(policy)
 	}
+	s.authorizer = newPolicyAuthorizer(policy)
 	return nil
 }
 

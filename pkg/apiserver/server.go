@@ -1,13 +1,10 @@
 package apiserver
 
 import (
-	"crypto/tls"
-
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 )
 
@@ -50,16 +49,25 @@ type Options struct {
 	// token,user,uid,"group1,group2".
 	TokenAuthFile string
 	// AnonymousAuth makes requests without credentials system:anonymous
-	// rather than 401 (kube-apiserver --anonymous-auth, true by default).
+	// rather than 401 (kube-apiserver --anonymous-auth).
 	AnonymousAuth bool
-	// AuthorizationPolicyFile holds a Policy; empty allows every request,
-	// as kube-apiserver's default --authorization-mode=AlwaysAllow.
+	// AnonymousPaths, when not empty, are the only paths where
+	// AnonymousAuth applies (DefaultAnonymousPaths in the binary).
+	AnonymousPaths []string
+	// AuthorizationPolicyFile holds a Policy whose rules add to the
+	// built-in ones (bootstrapRules). With authentication on, the built-in
+	// rules alone apply when it is empty: system:masters may do anything,
+	// as with kube-apiserver's RBAC and no bindings of one's own.
 	AuthorizationPolicyFile string
 	// DataDir keeps the objects across restarts; empty keeps them in
 	// memory only.
 	DataDir string
 	// StreamingMode defaults to StreamingTranslate.
 	StreamingMode StreamingMode
+	// MaxStreamingSessions bounds the exec, attach and port-forward
+	// sessions proxied at once; past it a request gets 429. Default
+	// DefaultMaxStreamingSessions.
+	MaxStreamingSessions int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -83,8 +91,9 @@ type Server struct {
 	// kubeletScheme is https when the kubelets are reached over TLS.
 	kubeletScheme string
 	tlsConfig     *tls.Config
-	authn         authenticator.Request
-	// authorizer is nil when every request is allowed.
+	// authn and authorizer are nil when neither CertDir nor TokenAuthFile
+	// is set: every request is served, for tests of the API alone.
+	authn      authenticator.Request
 	authorizer authorizer.UnconditionalAuthorizer
 	handler    http.Handler
 	// kick wakes the scheduler and the namespace controller.
@@ -95,6 +104,8 @@ type Server struct {
 	stop    context.CancelFunc
 	// bookmarkInterval is how often watches that allow bookmarks get one.
 	bookmarkInterval time.Duration
+	// sessions counts the streaming sessions being proxied.
+	sessions *sessionLimit
 }
 
 // New builds a server and loads its objects from opts.DataDir.
@@ -109,6 +120,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxStreamingSessions == 0 {
+		opts.MaxStreamingSessions = DefaultMaxStreamingSessions
+	}
 	s := &Server{
 		opts:        opts,
 		log:         opts.Logger,
@@ -119,6 +133,7 @@ func New(opts Options) (*Server, error) {
 		kick:        make(chan struct{}, 1),
 
 		bookmarkInterval: time.Minute,
+		sessions:         &sessionLimit{max: int64(opts.MaxStreamingSessions)},
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	if err := s.setUpSecurity(); err != nil {

@@ -19,7 +19,10 @@
 //     exits, everything left in its session and every exec of the container
 //     is killed, as the kernel does when a PID namespace's init exits. When
 //     an exec's command exits, what it left in its session is killed too
-//     (containerd lets it live until the container stops).
+//     (containerd lets it live until the container stops). When an exec's
+//     client goes away, the command is hung up as a terminal would be:
+//     SIGHUP, then SIGKILL to its session 2 s later (containerd sends
+//     SIGKILL at once).
 //   - Output goes to the kubelet's log file (LogDirectory/LogPath) in the CRI
 //     format, one record per line, "P" for a line cut at 16 KiB or left
 //     unterminated, as containerd's internal/cri/io/logger.go writes it.

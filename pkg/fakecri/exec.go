@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -36,7 +37,7 @@ type execOptions struct {
 // s.Stdout and s.Stderr once the command's output has ended, as containerd's
 // exec IO does. A non-zero exit is a k8s.io/utils/exec.CodeExitError, not
 // wrapped, so that the streaming server reports the code; ending the context
-// (the client went away) kills the command.
+// (the client went away) hangs the command up (hangUp).
 func (rt *Runtime) Exec(ctx context.Context, containerID string, cmd []string, s streaming.Streams) error {
 	opts := execOptions{cmd: cmd, stdin: s.Stdin, tty: s.TTY, resize: s.Resize}
 	// Assigned only when set: a nil *T in an interface is not nil.
@@ -71,8 +72,9 @@ func (rt *Runtime) execSync(ctx context.Context, containerID string, cmd []strin
 }
 
 // execInContainer runs one exec in a running container and returns its exit
-// code. Like containerd's execInternal, it kills the command when ctx ends or
-// the timeout expires, and then answers an error instead of an exit code.
+// code. Like containerd's execInternal, it ends the command when ctx ends
+// (hanging it up) or the timeout expires (killing it), and then answers an
+// error instead of an exit code.
 func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOptions) (int, error) {
 	c, err := rt.getContainer(id)
 	if err != nil {
@@ -138,9 +140,7 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	select {
 	case code = <-exited:
 	case <-ctx.Done():
-		p.kill()
-		<-exited
-		err = ctx.Err()
+		code, err = hangUp(p, exited), ctx.Err()
 	case <-timeout:
 		p.kill()
 		<-exited
@@ -150,6 +150,34 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	p.closeStdio()
 	rt.log.Debug("exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
 	return code, err
+}
+
+// hangupGrace is how long an exec whose client went away has, once it got
+// SIGHUP, before its session is killed.
+const hangupGrace = 2 * time.Second
+
+// hangUp ends an exec whose client went away as a terminal hang-up ends a
+// login session: SIGHUP, and SIGCONT for a stopped job, to the process
+// group, so that a shell can save its history and a command can clean up;
+// past hangupGrace, SIGKILL to the whole session, so that nothing outlives
+// the session either way. It returns the exit code. (containerd kills at
+// once with SIGKILL; kubelet and the streaming server only cancel.)
+func hangUp(p *process, exited <-chan int) int {
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGCONT} {
+		if err := p.signal(sig); err != nil {
+			p.kill()
+			return <-exited
+		}
+	}
+	grace := time.NewTimer(hangupGrace)
+	defer grace.Stop()
+	select {
+	case code := <-exited:
+		return code
+	case <-grace.C:
+		p.kill()
+		return <-exited
+	}
 }
 
 // startExec starts an exec's process in the container's environment, TERM

@@ -177,6 +177,41 @@ func TestExecStreams(t *testing.T) {
 		}
 		waitGone(t, atoi(t, []byte(stdout.String())))
 	})
+	// A client that leaves hangs the command up: SIGHUP first, which a
+	// command may handle; SIGKILL for one that ignores it.
+	t.Run("client leaves: SIGHUP", func(t *testing.T) {
+		marker := filepath.Join(t.TempDir(), "hup")
+		stdout := newPipeStream()
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() {
+			done <- e.rt.Exec(cctx, id, []string{"sh", "-c", `trap 'echo hup > "$0"; exit 0' HUP; echo $$; while :; do sleep 1; done`, marker},
+				streaming.Streams{Stdout: stdout})
+		}()
+		stdout.waitFor(t, "\n")
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v, want context.Canceled", err)
+		}
+		if b, err := os.ReadFile(marker); err != nil || string(b) != "hup\n" {
+			t.Errorf("the shell's HUP trap wrote %q, %v", b, err)
+		}
+		waitGone(t, atoi(t, []byte(stdout.String())))
+	})
+	t.Run("client leaves: SIGHUP ignored", func(t *testing.T) {
+		stdout := newPipeStream()
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() {
+			done <- e.rt.Exec(cctx, id, []string{"sh", "-c", `trap '' HUP; echo $$; exec sleep 1000`}, streaming.Streams{Stdout: stdout})
+		}()
+		stdout.waitFor(t, "\n")
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v, want context.Canceled", err)
+		}
+		waitGone(t, atoi(t, []byte(stdout.String())))
+	})
 	t.Run("tty", func(t *testing.T) {
 		resize := make(chan streaming.TerminalSize, 4)
 		resize <- streaming.TerminalSize{Width: 100, Height: 40} // queued before the start

@@ -37,6 +37,8 @@ type testEnv struct {
 	http    *http.Client
 	stop    func()
 	logs    *syncBuffer
+	// maxSessions is the next start's MaxStreamingSessions; 0, the default.
+	maxSessions int
 }
 
 // syncBuffer collects the kubelet's log, shown when a test fails.
@@ -98,6 +100,7 @@ func (e *testEnv) start() {
 		RestartBackOff:            300 * time.Millisecond,
 		MaxRestartBackOff:         time.Second,
 		ResolverConfig:            resolv,
+		MaxStreamingSessions:      e.maxSessions,
 	})
 	if err != nil {
 		t.Fatal(err)

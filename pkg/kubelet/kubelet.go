@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/pkg/streaming"
 )
 
 // Version is the kubelet version reported in the node's status.
@@ -60,6 +62,10 @@ type Config struct {
 	// ResolverConfig is the node's resolv.conf that pods resolve names with;
 	// default /etc/resolv.conf.
 	ResolverConfig string
+	// MaxStreamingSessions bounds the exec, attach and port-forward
+	// sessions served at once; past it a request gets 429. Default
+	// streaming.DefaultMaxSessions. Upstream has no such bound.
+	MaxStreamingSessions int
 }
 
 // Kubelet runs the pods bound to one node on a CRI runtime and serves the
@@ -106,6 +112,7 @@ func New(cfg Config) (*Kubelet, error) {
 	setDefault(&cfg.RuntimeRequestTimeout, 2*time.Minute)
 	setDefault(&cfg.RestartBackOff, time.Second)
 	setDefault(&cfg.MaxRestartBackOff, 10*time.Second)
+	setDefault(&cfg.MaxStreamingSessions, streaming.DefaultMaxSessions)
 	if net.ParseIP(cfg.NodeIP) == nil {
 		return nil, fmt.Errorf("kubelet: node IP %q is not an IP address", cfg.NodeIP)
 	}

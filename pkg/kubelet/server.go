@@ -26,8 +26,9 @@ const (
 // go-restful web services on one container whose filters (authentication
 // and authorization) run for every handler.
 type server struct {
-	k    *Kubelet
-	cont *filteringContainer
+	k        *Kubelet
+	cont     *filteringContainer
+	sessions *sessionLimit
 }
 
 // filteringContainer makes Handle go through the container's filters too,
@@ -44,7 +45,7 @@ func (k *Kubelet) newServer() *server {
 	cont := restful.NewContainer()
 	// go-restful would answer a panic with a stack trace; let net/http log it.
 	cont.DoNotRecover(true)
-	s := &server{k: k, cont: &filteringContainer{Container: cont}}
+	s := &server{k: k, cont: &filteringContainer{Container: cont}, sessions: &sessionLimit{max: int64(k.cfg.MaxStreamingSessions)}}
 	if k.cfg.TLS != nil {
 		cont.Filter(authFilter)
 	}
@@ -80,8 +81,8 @@ func (s *server) installAuthRequiredHandlers() {
 		handle restful.RouteFunction
 		op     string
 	}{
-		{"/exec", s.getExec, "getExec"},
-		{"/attach", s.getAttach, "getAttach"},
+		{"/exec", s.sessions.limit(s.getExec), "getExec"},
+		{"/attach", s.sessions.limit(s.getAttach), "getAttach"},
 	} {
 		ws := new(restful.WebService).Path(sub.path)
 		for _, p := range []string{"/{podNamespace}/{podID}/{containerName}", "/{podNamespace}/{podID}/{uid}/{containerName}"} {
@@ -93,8 +94,8 @@ func (s *server) installAuthRequiredHandlers() {
 
 	ws := new(restful.WebService).Path("/portForward")
 	for _, p := range []string{"/{podNamespace}/{podID}", "/{podNamespace}/{podID}/{uid}"} {
-		ws.Route(ws.GET(p).To(s.getPortForward).Operation("getPortForward"))
-		ws.Route(ws.POST(p).To(s.getPortForward).Operation("getPortForward"))
+		ws.Route(ws.GET(p).To(s.sessions.limit(s.getPortForward)).Operation("getPortForward"))
+		ws.Route(ws.POST(p).To(s.sessions.limit(s.getPortForward)).Operation("getPortForward"))
 	}
 	s.cont.Add(ws)
 

@@ -261,6 +261,30 @@ func TestAttachAndPortForward(t *testing.T) {
 	}
 }
 
+// openCat starts an exec of cat at url, which asks for stdin, stdout and
+// stderr, over SPDY and checks that it echoes: the session stays open until stdinW is closed, then done has
+// its result; stdoutR has what follows the echo.
+func openCat(t *testing.T, url string) (stdinW *io.PipeWriter, stdoutR *io.PipeReader, done <-chan error) {
+	t.Helper()
+	exec, err := spdyExecutor(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, stdinW := io.Pipe()
+	stdoutR, stdout := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		result <- exec.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: io.Discard})
+		stdout.Close()
+	}()
+	stdinW.Write([]byte("x"))
+	got := make([]byte, 1)
+	if _, err := io.ReadFull(stdoutR, got); err != nil || string(got) != "x" {
+		t.Fatalf("echo: %q %v", got, err)
+	}
+	return stdinW, stdoutR, result
+}
+
 // TestStopEndsSessions stops the kubelet while an exec session is open:
 // the session ends and nothing of it stays behind (checked by the
 // goroutine count at cleanup).
@@ -269,22 +293,7 @@ func TestStopEndsSessions(t *testing.T) {
 	serveStreaming(t, e.cri)
 	e.createPod(newTestPod("web"))
 	e.waitPod("web", "running", running)
-	exec, err := spdyExecutor(e.base + "/exec/default/web/c?command=cat&input=1&output=1&error=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, stdinW := io.Pipe()
-	stdoutR, stdout := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- exec.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: io.Discard})
-		stdout.Close()
-	}()
-	stdinW.Write([]byte("x"))
-	got := make([]byte, 1)
-	if _, err := io.ReadFull(stdoutR, got); err != nil || string(got) != "x" {
-		t.Fatalf("echo before the stop: %q %v", got, err)
-	}
+	stdinW, stdoutR, done := openCat(t, e.base+"/exec/default/web/c?command=cat&input=1&output=1&error=1")
 	e.stop()
 	<-done
 	// The client's stdin copier waits for input that will never come.

@@ -140,7 +140,7 @@ func (s *server) getPortForward(req *restful.Request, resp *restful.Response) {
 		streaming.WriteError(resp.ResponseWriter, err)
 		return
 	}
-	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, nil, false, true, &responder{s.k})
+	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s.k})
 	if tunnel {
 		handler = translator.NewTunnelingHandler(handler)
 	}
@@ -181,7 +181,7 @@ func portForwardPorts(req *http.Request) ([]int32, error) {
 // with ExtendWebSocketsToKubelet does for an apiserver that passes it
 // through.
 func (s *server) proxyStream(w http.ResponseWriter, req *http.Request, u *url.URL, opts *streamOptions) {
-	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, nil, false, true, &responder{s.k})
+	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s.k})
 	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(req) {
 		handler = translator.NewStreamTranslatorHandler(u, nil, 0, translator.Options{
 			Stdin:  opts.stdin,

@@ -104,6 +104,16 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// exited reports whether p has exited.
+func exited(p *Process) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to exit, as a crash would
 // end it.
 func (p *Process) Kill() {
@@ -114,9 +124,7 @@ func (p *Process) Kill() {
 // restart starts the process again, exited first, with the same binary,
 // arguments and log; p then describes the new process.
 func (p *Process) restart() error {
-	select {
-	case <-p.done:
-	default:
+	if !exited(p) {
 		return fmt.Errorf("restart %s: it is still running", p.Name)
 	}
 	next, err := StartProcess(p.cmd.Path, p.LogPath, p.cmd.Args[1:])

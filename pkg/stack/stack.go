@@ -48,6 +48,12 @@ type Options struct {
 	// Policy is the apiserver's authorization policy file (YAML); empty
 	// grants only the built-in roles.
 	Policy string
+	// MaxStreamingSessions, when set, is every component's
+	// --max-streaming-sessions.
+	MaxStreamingSessions int
+	// StreamIdleTimeout, when set, is every fake-cri's
+	// --stream-idle-timeout.
+	StreamIdleTimeout time.Duration
 }
 
 // Stack is a running set of components.
@@ -113,6 +119,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if s.opts.StreamingMode != "" {
 		args = append(args, "--streaming-mode", s.opts.StreamingMode)
 	}
+	args = append(args, s.sessionLimitArgs()...)
 	if s.APIServer, err = s.startProcess("fake-apiserver", "apiserver", args); err != nil {
 		return err
 	}
@@ -158,7 +165,7 @@ func (s *Stack) AddNode(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	n.Kubelet, err = s.startProcess("fake-kubelet", "kubelet-"+name, []string{
+	n.Kubelet, err = s.startProcess("fake-kubelet", "kubelet-"+name, append(s.sessionLimitArgs(),
 		"--kubeconfig", s.dir("kubelet.kubeconfig"),
 		"--tls-cert-file", pki.CertFile(s.CertDir, pki.Kubelet),
 		"--tls-private-key-file", pki.KeyFile(s.CertDir, pki.Kubelet),
@@ -167,8 +174,8 @@ func (s *Stack) AddNode(ctx context.Context, name string) error {
 		"--address", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		"--container-runtime-endpoint", n.CRIEndpoint,
-		"--root-dir", s.dir("kubelet-" + name),
-	})
+		"--root-dir", s.dir("kubelet-"+name),
+	))
 	if err != nil {
 		return err
 	}
@@ -188,12 +195,16 @@ func (s *Stack) startFakeCRI(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
-	n.Runtime, err = s.startProcess("fake-cri", "cri-"+n.Name, []string{
+	args := append(s.sessionLimitArgs(),
 		"--listen", n.CRIEndpoint,
 		"--root", n.RuntimeDir,
 		"--stream-address", "127.0.0.1:0",
 		"--debug-address", fmt.Sprintf("127.0.0.1:%d", debugPort),
-	})
+	)
+	if s.opts.StreamIdleTimeout != 0 {
+		args = append(args, "--stream-idle-timeout", s.opts.StreamIdleTimeout.String())
+	}
+	n.Runtime, err = s.startProcess("fake-cri", "cri-"+n.Name, args)
 	s.Nodes = append(s.Nodes, n)
 	if err != nil {
 		return err
@@ -238,13 +249,26 @@ func (s *Stack) Stop() error {
 }
 
 // deletePods deletes every pod and waits until the kubelets have removed
-// them from the runtime, which they do before the objects go.
+// them from the runtime, which they do before the objects go. A component a
+// test killed is started again first: only the kubelet removes pods from an
+// external runtime, and it needs the apiserver to learn of the deletion.
 func (s *Stack) deletePods() error {
 	if s.client == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	components := []*Process{s.APIServer}
+	for _, n := range s.Nodes {
+		components = append(components, n.Kubelet)
+	}
+	for _, p := range components {
+		if exited(p) {
+			if err := s.Restart(ctx, p); err != nil {
+				return fmt.Errorf("restart %s to delete its pods: %w", p.Name, err)
+			}
+		}
+	}
 	pods, err := s.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list pods to delete: %w", err)
@@ -321,6 +345,15 @@ func (s *Stack) waitNodeReady(ctx context.Context, name string) error {
 }
 
 func (s *Stack) dir(name string) string { return filepath.Join(s.opts.StateDir, name) }
+
+// sessionLimitArgs are the flags of Options.MaxStreamingSessions, which
+// every component takes.
+func (s *Stack) sessionLimitArgs() []string {
+	if s.opts.MaxStreamingSessions == 0 {
+		return nil
+	}
+	return []string{"--max-streaming-sessions", strconv.Itoa(s.opts.MaxStreamingSessions)}
+}
 
 func (s *Stack) startProcess(binary, name string, args []string) (*Process, error) {
 	if err := os.MkdirAll(s.opts.StateDir, 0o755); err != nil {

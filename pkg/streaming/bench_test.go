@@ -3,10 +3,14 @@ package streaming
 import (
 	"bytes"
 	"crypto/rand"
+	"flag"
+	"io"
 	"testing"
 
 	apiremotecommand "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // countingWriter counts what is written to it.
@@ -21,8 +25,19 @@ func spdyV5(t testing.TB, url string) remotecommand.Executor {
 	return spdyExecutor(t, url, apiremotecommand.StreamProtocolV5Name)
 }
 
+// quietKlog drops klog's output for the rest of the run: wsstream logs
+// every connection a client closes as an error, burying the figures.
+func quietKlog() {
+	flags := flag.NewFlagSet("klog", flag.PanicOnError)
+	klog.InitFlags(flags)
+	flags.Set("logtostderr", "false")
+	flags.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+}
+
 // benchmarkThroughput sends 64 MiB through cat per iteration, both ways.
 func benchmarkThroughput(b *testing.B, newExecutor func(testing.TB, string) remotecommand.Executor) {
+	quietKlog()
 	s := newTestServer(b, localRuntime{})
 	data := make([]byte, 64<<20)
 	rand.Read(data)
@@ -42,6 +57,7 @@ func benchmarkThroughput(b *testing.B, newExecutor func(testing.TB, string) remo
 
 // benchmarkSetup runs `true` per iteration: upgrade, streams, process, status.
 func benchmarkSetup(b *testing.B, newExecutor func(testing.TB, string) remotecommand.Executor) {
+	quietKlog()
 	s := newTestServer(b, localRuntime{})
 	b.ReportAllocs()
 	for b.Loop() {
@@ -57,3 +73,18 @@ func BenchmarkExecSPDY(b *testing.B)              { benchmarkThroughput(b, spdyV
 func BenchmarkExecWebSocket(b *testing.B)         { benchmarkThroughput(b, webSocketExecutor) }
 func BenchmarkSessionSetupSPDY(b *testing.B)      { benchmarkSetup(b, spdyV5) }
 func BenchmarkSessionSetupWebSocket(b *testing.B) { benchmarkSetup(b, webSocketExecutor) }
+
+// BenchmarkTokens is one GetExec's token and its use: Insert, then Consume.
+func BenchmarkTokens(b *testing.B) {
+	c := newTokenCache(clock.RealClock{})
+	b.ReportAllocs()
+	for b.Loop() {
+		token, err := c.Insert(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := c.Consume(token); !ok {
+			b.Fatal("token not found")
+		}
+	}
+}

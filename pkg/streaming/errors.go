@@ -66,7 +66,13 @@ func reasonForCode(code int) metav1.StatusReason {
 	return metav1.StatusReasonInternalError
 }
 
-func writeStatusDetails(w http.ResponseWriter, code int, reason metav1.StatusReason, message string, details *metav1.StatusDetails) {
+// StatusBody is the JSON of a failure metav1.Status with code and message,
+// as WriteStatus sends it; the reason follows from the code.
+func StatusBody(code int, message string) []byte {
+	return statusBody(code, reasonForCode(code), message, nil)
+}
+
+func statusBody(code int, reason metav1.StatusReason, message string, details *metav1.StatusDetails) []byte {
 	// A Status always marshals.
 	body, _ := json.Marshal(&metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
@@ -76,10 +82,15 @@ func writeStatusDetails(w http.ResponseWriter, code int, reason metav1.StatusRea
 		Details:  details,
 		Code:     int32(code),
 	})
+	return append(body, '\n')
+}
+
+func writeStatusDetails(w http.ResponseWriter, code int, reason metav1.StatusReason, message string, details *metav1.StatusDetails) {
+	body := statusBody(code, reason, message, details)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // handshake is httpstream.Handshake with its refusals (400 without a

@@ -41,7 +41,7 @@ import (
 // Config configures a Server. Zero fields take their defaults.
 type Config struct {
 	// Addr is the TCP address to listen on; default "127.0.0.1:0", a free
-	// port.
+	// port. It must be a loopback address (see listenLoopback).
 	Addr string
 	// StreamIdleTimeout closes a session on which nothing was sent or
 	// received for that long; default 4h, as upstream.
@@ -90,9 +90,9 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.StreamCreationTimeout == 0 {
 		cfg.StreamCreationTimeout = remotecommand.DefaultStreamCreationTimeout
 	}
-	lis, err := net.Listen("tcp", cfg.Addr)
+	lis, err := listenLoopback(cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("streaming server: %w", err)
+		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,

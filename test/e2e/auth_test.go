@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/remotecommand"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/execlab/execlab/pkg/pki"
 	"github.com/execlab/execlab/pkg/stack"
@@ -42,18 +44,20 @@ func TestAuthentication(t *testing.T) {
 	s := newStack(t, stack.Options{Users: authUsers, Policy: authPolicy})
 	marker := "/tmp/execlab-auth-" + strings.ReplaceAll(t.Name(), "/", "-")
 	touch := []string{"exec", "demo", "--", "touch", marker}
+	// Discovery comes first and is refused first; client-go words a 401
+	// to its discovery client this way, as against kube-apiserver.
+	const loggedOut = "error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"
 	cases := []struct {
 		name   string
 		client client
 		token  string // "" writes a kubeconfig without credentials
 		stderr string
 	}{
-		// Discovery comes first and is refused first; client-go words a
-		// 401 to its discovery client this way, as against kube-apiserver.
-		{"bad token", kubectlLatest, "wrong", "error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"},
-		{"bad token spdy", kubectl128, "wrong", "error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"},
+		{"bad token", kubectlLatest, "wrong", loggedOut},
+		{"bad token spdy", kubectl128, "wrong", loggedOut},
 		{"bad token mini-kubectl", miniSPDY, "wrong", "error: You must be logged in to the server (Unauthorized)\n"},
-		{"anonymous", miniWS, "", `Error from server (Forbidden): pods "demo" is forbidden: User "system:anonymous" cannot get resource "pods" in API group "" in the namespace "default"` + "\n"},
+		// Without credentials only health and version answer.
+		{"no token mini-kubectl", miniWS, "", "error: You must be logged in to the server (Unauthorized)\n"},
 		// kubectl tries WebSocket (get), is refused, falls back to SPDY
 		// (create) and reports that refusal.
 		{"viewer", kubectlLatest, "viewer-token", `Error from server (Forbidden): pods "demo" is forbidden: User "viewer" cannot create resource "pods/exec" in API group "" in the namespace "default"` + "\n"},
@@ -67,6 +71,25 @@ func TestAuthentication(t *testing.T) {
 			r := tc.client.run(t, &user, nil, touch...)
 			if r.code != 1 || r.stdout != "" || lastLine(r.stderr) != tc.stderr {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, stderr ending %q", r.code, r.stdout, r.stderr, tc.stderr)
+			}
+		})
+	}
+	// kubectl, given a kubeconfig without credentials for an HTTPS server,
+	// asks on the terminal for a user name and password, as against any
+	// cluster, and sends them as basic authentication, which
+	// kube-apiserver ignores since 1.19 and so does this one.
+	for _, c := range []client{kubectlLatest, kubectl128} {
+		t.Run("no token "+c.name, func(t *testing.T) {
+			user := *s
+			user.Kubeconfig = userKubeconfig(t, s, "")
+			term := c.runTerminal(t, &user, 24, 80, touch...)
+			term.until("", "Please enter Username: ")
+			term.write("nobody\n")
+			term.until("", "Please enter Password: ")
+			term.write("secret\n")
+			code := term.wait()
+			if out := strings.ReplaceAll(term.output(), "\r\n", "\n"); code != 1 || lastLine(out) != loggedOut {
+				t.Errorf("exit %d, output %q; want exit 1, output ending %q", code, out, loggedOut)
 			}
 		})
 	}
@@ -99,6 +122,40 @@ func TestWebSocketNeedsCreate(t *testing.T) {
 	}
 }
 
+// TestAuthCanI: kubectl auth can-i asks the apiserver with a
+// SelfSubjectAccessReview and answers from the policy.
+func TestAuthCanI(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stack.Options{Users: authUsers, Policy: authPolicy})
+	for _, tc := range []struct {
+		token string
+		args  []string
+		want  string
+	}{
+		{stack.AdminToken, []string{"create", "pods/exec"}, "yes"},
+		{"viewer-token", []string{"list", "pods"}, "yes"},
+		{"viewer-token", []string{"list", "pods", "-n", "kube-system"}, "yes"},
+		{"viewer-token", []string{"create", "pods/exec"}, "no"},
+		{"getter-token", []string{"get", "pods", "--subresource", "exec"}, "yes"},
+		{"getter-token", []string{"create", "pods", "--subresource", "exec"}, "no"},
+		{"getter-token", []string{"delete", "pods"}, "no"},
+		{"getter-token", []string{"get", "/healthz"}, "yes"},
+	} {
+		t.Run(strings.Join(append([]string{tc.token}, tc.args...), " "), func(t *testing.T) {
+			user := *s
+			user.Kubeconfig = userKubeconfig(t, s, tc.token)
+			r := kubectlLatest.run(t, &user, nil, append([]string{"auth", "can-i"}, tc.args...)...)
+			wantCode := 0
+			if tc.want == "no" {
+				wantCode = 1
+			}
+			if r.code != wantCode || r.stdout != tc.want+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, %q", r.code, r.stdout, r.stderr, wantCode, tc.want)
+			}
+		})
+	}
+}
+
 // TestKubeletRefusesStrangers: the kubelet API answers only the
 // apiserver's client certificate.
 func TestKubeletRefusesStrangers(t *testing.T) {
@@ -110,21 +167,42 @@ func TestKubeletRefusesStrangers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	foreignDir := filepath.Join(t.TempDir(), "pki")
+	if err := pki.Ensure(foreignDir); err != nil {
+		t.Fatal(err)
+	}
+	foreignCert, err := pki.KeyPair(foreignDir, pki.APIServerKubeletClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	execPath := "/exec/default/demo/main?command=true&output=1"
 	cases := []struct {
 		name   string
+		url    string
 		certs  []tls.Certificate
 		status int
 		body   string
+		err    string // the TLS handshake fails with this
 	}{
-		{"no client certificate", nil, http.StatusUnauthorized, "Unauthorized"},
-		{"a node's certificate", []tls.Certificate{nodeCert}, http.StatusForbidden,
-			"Forbidden (user=" + pki.KubeletClientUser + ", verb=create, resource=nodes, subresource=proxy)"},
+		{"no client certificate", shared.Nodes[0].Kubelet.URL, nil, http.StatusUnauthorized, "Unauthorized", ""},
+		{"a node's certificate", shared.Nodes[0].Kubelet.URL, []tls.Certificate{nodeCert}, http.StatusForbidden,
+			"Forbidden (user=" + pki.KubeletClientUser + ", verb=create, resource=nodes, subresource=proxy)", ""},
+		// The same subject as the apiserver's, from another CA.
+		{"a certificate of another CA", shared.Nodes[0].Kubelet.URL, []tls.Certificate{foreignCert}, 0, "", "tls: "},
+		{"plain HTTP", strings.Replace(shared.Nodes[0].Kubelet.URL, "https:", "http:", 1), nil, http.StatusBadRequest,
+			"Client sent an HTTP request to an HTTPS server.", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cas, Certificates: tc.certs}}}
 			defer client.CloseIdleConnections()
-			resp, err := client.Post(shared.Nodes[0].Kubelet.URL+"/exec/default/demo/main?command=true&output=1", "", nil)
+			resp, err := client.Post(tc.url+execPath, "", nil)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want the handshake refused (%q)", err, tc.err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,6 +212,41 @@ func TestKubeletRefusesStrangers(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// TestStreamingURLOutsideTheChain: the URL a runtime answers a CRI Exec
+// with is on loopback, so only this machine reaches it, and its token
+// opens one session only.
+func TestStreamingURLOutsideTheChain(t *testing.T) {
+	rs := criClient(t)
+	resp, err := rs.Exec(context.Background(), &runtimeapi.ExecRequest{ContainerId: demoContainerID(t, rs), Cmd: []string{"true"}, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(resp.Url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		t.Errorf("streaming URL %s is not on a loopback address", resp.Url)
+	}
+	for i, want := range []int{http.StatusSwitchingProtocols, http.StatusNotFound} {
+		req, err := http.NewRequest(http.MethodPost, resp.Url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "SPDY/3.1")
+		req.Header.Set("X-Stream-Protocol-Version", "v4.channel.k8s.io")
+		got, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Body.Close()
+		if got.StatusCode != want {
+			t.Errorf("use %d of the token: %s, want %d", i+1, got.Status, want)
+		}
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/pkg/pki"
+	"github.com/execlab/execlab/pkg/stack"
 )
 
 // spdyUpgrade is what kubectl sends to start an exec over SPDY.
@@ -75,7 +80,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown protocol", "POST", "demo/exec?command=true&stdout=true", http.Header{
 			"Connection": {"Upgrade"}, "Upgrade": {"SPDY/3.1"}, "X-Stream-Protocol-Version": {"v9.channel.k8s.io"},
 		}, 403, metav1.StatusReasonForbidden,
-			"unable to upgrade: unable to negotiate protocol: client supports [v9.channel.k8s.io], server accepts [v5.channel.k8s.io v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io channel.k8s.io]"},
+			"unable to upgrade: unable to negotiate protocol: client supports [v9.channel.k8s.io], server accepts " + streamingServers[runtimeName].accepts()},
 		{"attach to a pod not running", "POST", "done/attach?stdout=true", spdyUpgrade, 400, metav1.StatusReasonBadRequest,
 			"cannot attach to a container in a completed pod; current phase is Succeeded"},
 	}
@@ -105,30 +110,95 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestOversizedHeaders: past the header limit the apiserver answers 431
-// (net/http's own answer, before any handler) and stays up.
+// TestOversizedHeaders: past 1 MiB of request headers every hop answers
+// 431 before any handler runs (net/http's own answer, with the limit
+// kube-apiserver, the kubelet and net/http's default set), and stays up.
 func TestOversizedHeaders(t *testing.T) {
-	client := http1Client(t)
-	req, _ := http.NewRequest("GET", shared.RESTConfig().Host+"/api/v1/namespaces/default/pods/demo", nil)
-	req.Header.Set("X-Padding", strings.Repeat("x", 2<<20))
-	resp, err := client.Do(req)
+	cas, err := pki.CertPool(shared.CertDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("2 MiB of headers: %s, want 431", resp.Status)
+	rs := criClient(t)
+	resp, err := rs.Exec(context.Background(), &runtimeapi.ExecRequest{ContainerId: demoContainerID(t, rs), Cmd: []string{"true"}, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamURL := mustParseURL(resp.Url)
+	hops := []struct {
+		name, url string
+		client    *http.Client
+	}{
+		{"apiserver", shared.RESTConfig().Host + "/api/v1/namespaces/default/pods/demo", http1Client(t)},
+		{"kubelet", shared.Nodes[0].Kubelet.URL + "/healthz", &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cas}, DisableKeepAlives: true}}},
+		{"streaming server", streamURL.Scheme + "://" + streamURL.Host + "/exec/AAAAAAAA", &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}},
+	}
+	for _, hop := range hops {
+		t.Run(hop.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", hop.url, nil)
+			req.Header.Set("X-Padding", strings.Repeat("x", 2<<20))
+			resp, err := hop.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || string(body) != "431 Request Header Fields Too Large" {
+				t.Errorf("2 MiB of headers: %s %q, want 431", resp.Status, body)
+			}
+		})
 	}
 	if _, err := shared.Client().CoreV1().Pods("default").Get(context.Background(), "demo", metav1.GetOptions{}); err != nil {
 		t.Errorf("after oversized headers: %v", err)
 	}
 }
 
+// TestOversizedBody: a request body past kube-apiserver's 3 MiB gets 413
+// RequestEntityTooLarge, before it is decoded.
+func TestOversizedBody(t *testing.T) {
+	body := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"big","annotations":{"pad":"` + strings.Repeat("x", 4<<20) + `"}}}`
+	req, _ := http.NewRequest("POST", shared.RESTConfig().Host+"/api/v1/namespaces/default/pods", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http1Client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st metav1.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge ||
+		st.Reason != metav1.StatusReasonRequestEntityTooLarge || st.Message != "Request entity too large: limit is 3145728" {
+		t.Errorf("4 MiB body: %s, %+v, %v; want 413 RequestEntityTooLarge", resp.Status, st, err)
+	}
+}
+
 // TestGarbageAfterUpgrade writes random bytes where SPDY frames belong:
-// every hop closes the connection, and the shared stack's goroutine check
-// at the end shows nothing was left behind.
+// the runtime's streaming server closes the connection, then every hop
+// (containerd 1.6 holds it open instead, see closesOnGarbage), and the
+// shared stack's goroutine check at the end shows nothing was left behind.
 func TestGarbageAfterUpgrade(t *testing.T) {
-	config := shared.RESTConfig()
+	conn, br := rawUpgrade(t, shared, "POST", "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n")
+	conn.Write([]byte("\x80\x03\x00\x01\xff\xff\xff\xffthis is not SPDY at all\n"))
+	if !streamingServers[runtimeName].closesOnGarbage {
+		// Nothing must come back; the Close at cleanup then ends the
+		// session at every hop, which the goroutine check verifies.
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, err := io.Copy(io.Discard, br); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s answered garbage with %d bytes, then %v; want it to hold the connection open", runtimeName, n, err)
+		}
+		return
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Errorf("the chain did not close the connection: %v", err)
+	}
+}
+
+// rawUpgrade sends s's admin an upgrade of "exec cat" on the demo pod with
+// method and the upgrade's own header lines (each ending in CRLF), checks
+// that it switched protocols, and returns the connection, closed when the
+// test ends, and a reader of what follows the response head.
+func rawUpgrade(t *testing.T, s *stack.Stack, method, upgrade string) (*tls.Conn, *bufio.Reader) {
+	t.Helper()
+	config := s.RESTConfig()
 	tlsConfig, err := rest.TLSConfigFor(config)
 	if err != nil {
 		t.Fatal(err)
@@ -139,20 +209,15 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/v1/namespaces/default/pods/demo/exec?command=cat&stdin=true&stdout=true HTTP/1.1\r\nHost: %s\r\n"+
-		"Authorization: Bearer %s\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n",
-		u.Host, config.BearerToken)
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "%s /api/v1/namespaces/default/pods/demo/exec?command=cat&stdin=true&stdout=true HTTP/1.1\r\nHost: %s\r\n"+
+		"Authorization: Bearer %s\r\nConnection: Upgrade\r\n%s\r\n", method, u.Host, config.BearerToken, upgrade)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
-	conn.Write([]byte("\x80\x03\x00\x01\xff\xff\xff\xffthis is not SPDY at all\n"))
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		t.Errorf("the chain did not close the connection: %v", err)
-	}
+	return conn, br
 }
 
 // TestRuntimeRefusesTTYWithStderr: a terminal has no separate stderr. The
@@ -171,7 +236,12 @@ func TestRuntimeRefusesTTYWithStderr(t *testing.T) {
 // http1Client is the admin's HTTP/1.1 client of the shared stack, as
 // clients speak to start upgrades.
 func http1Client(t *testing.T) *http.Client {
-	config := shared.RESTConfig()
+	return http1ClientFor(t, shared)
+}
+
+// http1ClientFor is http1Client for stack s.
+func http1ClientFor(t *testing.T, s *stack.Stack) *http.Client {
+	config := s.RESTConfig()
 	tlsConfig, err := rest.TLSConfigFor(config)
 	if err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ func TestCRIConsistency(t *testing.T) {
 		}
 		return running && exited
 	}
-	fake := newStack(t, stack.Options{})
+	fake := newStackOn(t, fakeRuntime, stack.Options{})
 	runtimes := []struct {
 		name  string
 		stack *stack.Stack

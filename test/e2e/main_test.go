@@ -128,9 +128,19 @@ func demoPod() *corev1.Pod {
 	}
 }
 
-// newStack starts a stack of the test's own, stopped when the test ends.
+// newStack starts a stack of the test's own on the runtime under test,
+// stopped when the test ends.
 func newStack(t *testing.T, opts stack.Options) *stack.Stack {
 	t.Helper()
+	return newStackOn(t, runtimeName, opts)
+}
+
+// newStackOn is newStack on the named runtime.
+func newStackOn(t *testing.T, runtime string, opts stack.Options) *stack.Stack {
+	t.Helper()
+	if runtime == containerdRuntime {
+		opts = onRuntime(opts)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := startStack(ctx, t.TempDir(), opts)

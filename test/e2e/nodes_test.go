@@ -14,7 +14,7 @@ import (
 // the runtime of the node the pod is bound to.
 func TestTwoNodes(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, onRuntime(stack.Options{Nodes: []string{"node-a", "node-b"}}))
+	s := newStack(t, stack.Options{Nodes: []string{"node-a", "node-b"}})
 	for _, n := range s.Nodes {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},

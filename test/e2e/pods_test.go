@@ -22,7 +22,7 @@ func TestGetPods(t *testing.T) {
 	if !regexp.MustCompile(`^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$`).MatchString(lines[0]) {
 		t.Errorf("header %q", lines[0])
 	}
-	demo := regexp.MustCompile(`(?m)^demo\s+1/1\s+Running\s+0\s+\d+s$`)
+	demo := regexp.MustCompile(`(?m)^demo\s+1/1\s+Running\s+0\s+[0-9smh]+$`)
 	if !demo.MatchString(r.stdout) {
 		t.Errorf("no `demo 1/1 Running 0 <age>` line in:\n%s", r.stdout)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -8,10 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // TestUpDown runs scripts/up.sh twice and scripts/down.sh as a person would,
-// on ports and a state directory of its own.
+// on ports and a state directory of its own. With containerd, up.sh
+// --runtime containerd finds the suite's containerd running, so down.sh
+// must remove the demo pod from it and leave it running.
 func TestUpDown(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir()
@@ -20,9 +28,16 @@ func TestUpDown(t *testing.T) {
 		"EXECLAB_APISERVER_PORT="+strconv.Itoa(freePort(t)),
 		"EXECLAB_KUBELET_PORT="+strconv.Itoa(freePort(t)),
 	)
-	script := func(name string) (string, string) {
+	var upArgs []string
+	components := []string{"apiserver", "cri", "kubelet"}
+	if runtimeName == containerdRuntime {
+		env = append(env, "EXECLAB_CONTAINERD_DIR="+filepath.Dir(strings.TrimPrefix(criEndpoint, "unix://")))
+		upArgs = []string{"--runtime", "containerd"}
+		components = []string{"apiserver", "kubelet"}
+	}
+	script := func(name string, args ...string) (string, string) {
 		t.Helper()
-		cmd := exec.Command(filepath.Join("..", "..", "scripts", name))
+		cmd := exec.Command(filepath.Join("..", "..", "scripts", name), args...)
 		cmd.Env = env
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -32,11 +47,11 @@ func TestUpDown(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out)), stderr.String()
 	}
-	kubeconfig, _ := script("up.sh")
+	kubeconfig, _ := script("up.sh", upArgs...)
 	if kubeconfig != filepath.Join(state, "kubeconfig") {
 		t.Fatalf("up.sh printed %q, want the kubeconfig path", kubeconfig)
 	}
-	pids := readPIDs(t, state)
+	pids := readPIDs(t, state, components)
 	t.Cleanup(func() {
 		for _, pid := range pids {
 			if p, err := os.FindProcess(pid); err == nil && processAlive(pid) {
@@ -51,14 +66,15 @@ func TestUpDown(t *testing.T) {
 		t.Fatalf("exec after up.sh: %v, %q", err, out)
 	}
 
-	again, stderr := script("up.sh")
+	again, stderr := script("up.sh", upArgs...)
 	if again != kubeconfig || !strings.Contains(stderr, "already running") {
 		t.Errorf("second up.sh printed %q, stderr %q", again, stderr)
 	}
-	if now := readPIDs(t, state); !equalPIDs(now, pids) {
+	if now := readPIDs(t, state, components); !equalPIDs(now, pids) {
 		t.Errorf("second up.sh changed the running components: %v, then %v", pids, now)
 	}
 
+	demoUID := podUID(t, kubeconfig, "demo")
 	script("down.sh")
 	for name, pid := range pids {
 		if processAlive(pid) {
@@ -71,12 +87,39 @@ func TestUpDown(t *testing.T) {
 	if _, err := os.Stat(kubeconfig); err != nil {
 		t.Errorf("down.sh removed the kubeconfig: %v", err)
 	}
+	if runtimeName == containerdRuntime {
+		rs := criClientFor(t, criEndpoint)
+		sandboxes, err := rs.ListPodSandbox(context.Background(), &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+			LabelSelector: map[string]string{"io.kubernetes.pod.uid": demoUID},
+		}})
+		if err != nil || len(sandboxes.Items) != 0 {
+			t.Errorf("after down.sh containerd answers %v with the demo pod's sandboxes %v; want it running, without them", err, sandboxes.GetItems())
+		}
+	}
 }
 
-func readPIDs(t *testing.T, state string) map[string]int {
+// podUID reads a pod's UID in namespace default through kubeconfig.
+func podUID(t *testing.T, kubeconfig, name string) string {
+	t.Helper()
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pod.UID)
+}
+
+func readPIDs(t *testing.T, state string, components []string) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
-	for _, name := range []string{"apiserver", "cri", "kubelet"} {
+	for _, name := range components {
 		b, err := os.ReadFile(filepath.Join(state, "pids", name+".pid"))
 		if err != nil {
 			t.Fatal(err)

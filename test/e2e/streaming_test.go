@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	remotecommandconsts "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
@@ -37,22 +36,10 @@ func criClientFor(t *testing.T, endpoint string) runtimeapi.RuntimeServiceClient
 	return runtimeapi.NewRuntimeServiceClient(conn)
 }
 
-// demoContainerID is the shared stack's demo container. Its pod's UID tells
-// it apart from the other stacks' demo pods on a runtime they share.
+// demoContainerID is the shared stack's demo container.
 func demoContainerID(t *testing.T, rs runtimeapi.RuntimeServiceClient) string {
 	t.Helper()
-	pod, err := shared.Client().CoreV1().Pods("default").Get(context.Background(), "demo", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := rs.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
-		LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(pod.UID), "io.kubernetes.container.name": "main"},
-	}})
-	if err != nil || len(resp.Containers) != 1 {
-		t.Fatalf("list demo container: %v, %d found", err, len(resp.GetContainers()))
-	}
-	return resp.Containers[0].Id
+	return stackDemoContainerID(t, shared, rs)
 }
 
 // TestStreamingServerAlone drives the runtime's streaming server straight
