@@ -1,7 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
-FUZZTIME ?= 5s
+# Executions per fuzz target (a count: see scripts/fuzz.sh).
+FUZZTIME ?= 20000x
 
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
