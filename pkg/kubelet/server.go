@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/execlab/execlab/pkg/streaming"
 )
 
 const (
@@ -28,7 +30,7 @@ const (
 type server struct {
 	k        *Kubelet
 	cont     *filteringContainer
-	sessions *sessionLimit
+	sessions *streaming.SessionLimit
 }
 
 // filteringContainer makes Handle go through the container's filters too,
@@ -45,7 +47,7 @@ func (k *Kubelet) newServer() *server {
 	cont := restful.NewContainer()
 	// go-restful would answer a panic with a stack trace; let net/http log it.
 	cont.DoNotRecover(true)
-	s := &server{k: k, cont: &filteringContainer{Container: cont}, sessions: &sessionLimit{max: int64(k.cfg.MaxStreamingSessions)}}
+	s := &server{k: k, cont: &filteringContainer{Container: cont}, sessions: &streaming.SessionLimit{Who: "the kubelet", Max: int64(k.cfg.MaxStreamingSessions)}}
 	if k.cfg.TLS != nil {
 		cont.Filter(authFilter)
 	}
@@ -81,8 +83,8 @@ func (s *server) installAuthRequiredHandlers() {
 		handle restful.RouteFunction
 		op     string
 	}{
-		{"/exec", s.sessions.limit(s.getExec), "getExec"},
-		{"/attach", s.sessions.limit(s.getAttach), "getAttach"},
+		{"/exec", limitSessions(s.sessions, s.getExec), "getExec"},
+		{"/attach", limitSessions(s.sessions, s.getAttach), "getAttach"},
 	} {
 		ws := new(restful.WebService).Path(sub.path)
 		for _, p := range []string{"/{podNamespace}/{podID}/{containerName}", "/{podNamespace}/{podID}/{uid}/{containerName}"} {
@@ -94,8 +96,8 @@ func (s *server) installAuthRequiredHandlers() {
 
 	ws := new(restful.WebService).Path("/portForward")
 	for _, p := range []string{"/{podNamespace}/{podID}", "/{podNamespace}/{podID}/{uid}"} {
-		ws.Route(ws.GET(p).To(s.sessions.limit(s.getPortForward)).Operation("getPortForward"))
-		ws.Route(ws.POST(p).To(s.sessions.limit(s.getPortForward)).Operation("getPortForward"))
+		ws.Route(ws.GET(p).To(limitSessions(s.sessions, s.getPortForward)).Operation("getPortForward"))
+		ws.Route(ws.POST(p).To(limitSessions(s.sessions, s.getPortForward)).Operation("getPortForward"))
 	}
 	s.cont.Add(ws)
 

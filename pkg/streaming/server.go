@@ -30,7 +30,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,7 +68,7 @@ type Server struct {
 	mux      *http.ServeMux
 	tokens   *tokenCache
 	conns    openConns
-	sessions atomic.Int64
+	sessions *SessionLimit
 }
 
 // NewServer returns a server for rt, already listening on cfg.Addr so that
@@ -100,6 +99,7 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 		log:      slog.Default().With("logger", "streaming"),
 		listener: lis,
 		tokens:   newTokenCache(clock.RealClock{}),
+		sessions: &SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/exec/{token}", route(s, s.serveExec))
@@ -152,15 +152,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.conns.leave()
-	if n := s.sessions.Add(1); n > int64(s.cfg.MaxSessions) {
-		s.sessions.Add(-1)
-		w.Header().Set("Retry-After", "1")
-		writeStatusDetails(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
-			fmt.Sprintf("too many streaming sessions: this server serves at most %d at once", s.cfg.MaxSessions),
-			&metav1.StatusDetails{RetryAfterSeconds: 1})
+	if !s.sessions.Enter(w) {
 		return
 	}
-	defer s.sessions.Add(-1)
+	defer s.sessions.Leave()
 	s.mux.ServeHTTP(w, r)
 }
 
