@@ -23,11 +23,11 @@ down:
 test: lint unit fuzz e2e
 
 lint:
-	@out=$$(gofmt -l cmd pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race ./cmd/... ./pkg/...
+	$(GO) test -race ./cmd/... ./internal/... ./pkg/...
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)

@@ -1,0 +1,7 @@
+// Package testutil holds the helpers that tests of several packages share,
+// so that each exists once:
+//
+//	buffer.go       SyncBuffer: a bytes.Buffer a server's logger and a test can share
+//	portforward.go  PortForward: client-go's port forwarder on a free local port, as
+//	                kubectl port-forward runs it; EchoThrough checks bytes both ways
+package testutil
