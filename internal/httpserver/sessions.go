@@ -39,3 +39,6 @@ func (l *SessionLimit) Enter() error {
 
 // Leave ends a session that Enter let in.
 func (l *SessionLimit) Leave() { l.active.Add(-1) }
+
+// Active is how many sessions are being served.
+func (l *SessionLimit) Active() int64 { return l.active.Load() }

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/execlab/execlab/pkg/streaming"
+	"github.com/execlab/execlab/internal/httpserver"
 )
 
 const (
@@ -30,7 +30,7 @@ const (
 type server struct {
 	k        *Kubelet
 	cont     *filteringContainer
-	sessions *streaming.SessionLimit
+	sessions *httpserver.SessionLimit
 }
 
 // filteringContainer makes Handle go through the container's filters too,
@@ -47,7 +47,7 @@ func (k *Kubelet) newServer() *server {
 	cont := restful.NewContainer()
 	// go-restful would answer a panic with a stack trace; let net/http log it.
 	cont.DoNotRecover(true)
-	s := &server{k: k, cont: &filteringContainer{Container: cont}, sessions: &streaming.SessionLimit{Who: "the kubelet", Max: int64(k.cfg.MaxStreamingSessions)}}
+	s := &server{k: k, cont: &filteringContainer{Container: cont}, sessions: &httpserver.SessionLimit{Who: "the kubelet", Max: int64(k.cfg.MaxStreamingSessions)}}
 	if k.cfg.TLS != nil {
 		cont.Filter(authFilter)
 	}

@@ -3,6 +3,7 @@ package kubelet
 import (
 	"github.com/emicklei/go-restful/v3"
 
+	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/streaming"
 )
 
@@ -11,9 +12,10 @@ import (
 // returns, which for an upgraded one is when the session ends. Upstream's
 // kubelet only counts them (server.go, HTTPInflightRequests); past the
 // bound a request gets 429 and nothing is asked of the runtime.
-func limitSessions(l *streaming.SessionLimit, route restful.RouteFunction) restful.RouteFunction {
+func limitSessions(l *httpserver.SessionLimit, route restful.RouteFunction) restful.RouteFunction {
 	return func(req *restful.Request, resp *restful.Response) {
-		if !l.Enter(resp.ResponseWriter) {
+		if err := l.Enter(); err != nil {
+			streaming.WriteError(resp.ResponseWriter, err)
 			return
 		}
 		defer l.Leave()

@@ -3,12 +3,14 @@ package streaming
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/streaming/pkg/httpstream"
 )
@@ -19,7 +21,19 @@ import (
 // ResourceExhausted (the token bound) 429 with Retry-After set to the token
 // TTL, InvalidArgument 400 (upstream: 500), anything else 500; the body is a metav1.Status rather than
 // upstream's plain text.
+//
+// An API error (such as a session refused past a httpserver.SessionLimit)
+// is answered as its own Status, with Retry-After when it asks for one.
 func WriteError(w http.ResponseWriter, err error) {
+	var apiErr apierrors.APIStatus
+	if errors.As(err, &apiErr) {
+		st := apiErr.Status()
+		if d := st.Details; d != nil && d.RetryAfterSeconds > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfterSeconds)))
+		}
+		writeStatusDetails(w, int(st.Code), st.Reason, st.Message, st.Details)
+		return
+	}
 	st, _ := status.FromError(err)
 	switch st.Code() {
 	case codes.NotFound:

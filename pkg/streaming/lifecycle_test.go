@@ -279,7 +279,7 @@ func TestMaxSessions(t *testing.T) {
 		t.Errorf("second session: %s, Retry-After %q, %s", resp.Status, resp.Header.Get("Retry-After"), body)
 	}
 	vanish()
-	for s.sessions.active.Load() != 0 {
+	for s.sessions.Active() != 0 {
 		select {
 		case <-testContext(t).Done():
 			t.Fatal("the first session never ended")

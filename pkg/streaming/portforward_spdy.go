@@ -60,7 +60,7 @@ func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sa
 		return // the upgrader has answered
 	}
 	conn.SetIdleTimeout(s.cfg.StreamIdleTimeout)
-	forget, ok := s.conns.add(conn)
+	forget, ok := s.conns.Add(conn)
 	if !ok {
 		_ = conn.Close()
 		return

@@ -45,7 +45,7 @@ func (s *Server) servePortForwardWebSocket(w http.ResponseWriter, r *http.Reques
 		s.log.Info("Port forward not started", "err", fmt.Errorf("unable to upgrade websocket connection: %w", err))
 		return
 	}
-	forget, ok := s.conns.add(conn)
+	forget, ok := s.conns.Add(conn)
 	if !ok {
 		_ = conn.Close()
 		return

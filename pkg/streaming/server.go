@@ -21,7 +21,10 @@
 //	exec.go, attach.go      exec and attach, and how they report their end
 //	status.go, resize.go    the error and resize streams
 //	portforward*.go         port-forward over SPDY and WebSocket
-//	errors.go, conns.go     HTTP error answers; tracking open connections
+//	errors.go, conns.go     HTTP error answers; a session's context
+//
+// Tracking open connections and the bound on sessions are shared with the
+// other servers, in internal/httpserver.
 package streaming
 
 import (
@@ -35,6 +38,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/utils/clock"
+
+	"github.com/execlab/execlab/internal/httpserver"
 )
 
 // Config configures a Server. Zero fields take their defaults.
@@ -67,8 +72,8 @@ type Server struct {
 	http     *http.Server
 	mux      *http.ServeMux
 	tokens   *tokenCache
-	conns    openConns
-	sessions *SessionLimit
+	conns    httpserver.Conns
+	sessions *httpserver.SessionLimit
 }
 
 // NewServer returns a server for rt, already listening on cfg.Addr so that
@@ -99,7 +104,7 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 		log:      slog.Default().With("logger", "streaming"),
 		listener: lis,
 		tokens:   newTokenCache(clock.RealClock{}),
-		sessions: &SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
+		sessions: &httpserver.SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/exec/{token}", route(s, s.serveExec))
@@ -140,19 +145,20 @@ func (s *Server) Close() error {
 	if lerr := s.listener.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
 		err = lerr
 	}
-	s.conns.closeAll()
+	s.conns.CloseAll()
 	return err
 }
 
 // ServeHTTP serves the streaming endpoints /exec/{token}, /attach/{token}
 // and /portforward/{token}, for GET and POST as upstream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.conns.enter() {
+	if !s.conns.Enter() {
 		writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, "the streaming server is shutting down")
 		return
 	}
-	defer s.conns.leave()
-	if !s.sessions.Enter(w) {
+	defer s.conns.Leave()
+	if err := s.sessions.Enter(); err != nil {
+		WriteError(w, err)
 		return
 	}
 	defer s.sessions.Leave()

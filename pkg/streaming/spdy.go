@@ -52,7 +52,7 @@ func (s *Server) openSPDY(w http.ResponseWriter, r *http.Request, opts streamOpt
 		return nil, errors.New("SPDY upgrade failed") // the upgrader has answered
 	}
 	conn.SetIdleTimeout(s.cfg.StreamIdleTimeout)
-	forget, ok := s.conns.add(conn)
+	forget, ok := s.conns.Add(conn)
 	if !ok {
 		_ = conn.Close()
 		return nil, errServerClosed

@@ -39,7 +39,7 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request, opts stre
 	if err != nil {
 		return nil, fmt.Errorf("unable to upgrade websocket connection: %w", err)
 	}
-	forget, ok := s.conns.add(conn)
+	forget, ok := s.conns.Add(conn)
 	if !ok {
 		_ = conn.Close()
 		return nil, errServerClosed
