@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
@@ -63,22 +64,30 @@ func PortForward(t testing.TB, dialer httpstream.Dialer, remotePort int) string 
 }
 
 // EchoThrough sends n random bytes through addr, which must lead to an
-// echo server, half-closes, and checks that the same bytes come back.
+// echo server, and checks that the same bytes come back within a minute.
 func EchoThrough(addr string, n int) error {
-	c, err := net.Dial("tcp", addr)
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	data := make([]byte, n)
-	rand.Read(data)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	sent := make([]byte, n)
+	rand.Read(sent)
+	writeErr := make(chan error, 1)
 	go func() {
-		_, _ = c.Write(data)
-		_ = c.(*net.TCPConn).CloseWrite()
+		_, err := conn.Write(sent)
+		writeErr <- err
 	}()
-	got, err := io.ReadAll(c)
-	if err != nil || !bytes.Equal(got, data) {
-		return fmt.Errorf("echo of %d bytes: got %d bytes (equal %v), %v", n, len(got), bytes.Equal(got, data), err)
+	got := make([]byte, n)
+	if _, err := io.ReadFull(conn, got); err != nil {
+		return fmt.Errorf("echo of %d bytes: read back: %w", n, err)
+	}
+	if err := <-writeErr; err != nil {
+		return fmt.Errorf("echo of %d bytes: write: %w", n, err)
+	}
+	if !bytes.Equal(got, sent) {
+		return fmt.Errorf("echo of %d bytes: came back different", n)
 	}
 	return nil
 }

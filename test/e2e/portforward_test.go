@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/execlab/execlab/pkg/stack"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // TestPortForward carries 50 MiB each way over 10 connections at once through
@@ -68,7 +67,7 @@ func portForward50MiB(t *testing.T, s *stack.Stack, c client, podPort int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := echoThrough(fmt.Sprintf("127.0.0.1:%d", local), 5<<20); err != nil {
+			if err := testutil.EchoThrough(fmt.Sprintf("127.0.0.1:%d", local), 5<<20); err != nil {
 				t.Errorf("connection %d: %v", i, err)
 			}
 		}()
@@ -77,33 +76,4 @@ func portForward50MiB(t *testing.T, s *stack.Stack, c client, podPort int) {
 	if strings.Contains(stderr.String(), "error") {
 		t.Errorf("port-forward stderr: %s", stderr.String())
 	}
-}
-
-// echoThrough sends size random bytes to addr and checks that the same bytes
-// come back.
-func echoThrough(addr string, size int) error {
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Minute))
-	sent := make([]byte, size)
-	rand.Read(sent)
-	writeErr := make(chan error, 1)
-	go func() {
-		_, err := conn.Write(sent)
-		writeErr <- err
-	}()
-	got := make([]byte, size)
-	if _, err := io.ReadFull(conn, got); err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if err := <-writeErr; err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if !bytes.Equal(got, sent) {
-		return fmt.Errorf("%d bytes came back different", size)
-	}
-	return nil
 }
