@@ -1,0 +1,127 @@
+package tracing
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// UIPath is where the apiserver serves the live view.
+const UIPath = "/ui/"
+
+//go:embed ui/index.html
+var uiFiles embed.FS
+
+// liveRefresh is how often the event stream repeats the session list while
+// a session runs, so that its byte counts move in the page.
+const liveRefresh = 500 * time.Millisecond
+
+// SessionDetail is one session with its diagram and spans, as the view and
+// `mini-kubectl exec --trace` fetch it.
+type SessionDetail struct {
+	Session Session `json:"session"`
+	Steps   []Step  `json:"steps"`
+	Spans   []Span  `json:"spans"`
+}
+
+// Detail returns the session of a trace, or false if the store has none.
+func (s *Store) Detail(id string) (SessionDetail, bool) {
+	spans, running := s.Trace(id)
+	if len(spans) == 0 && !running {
+		return SessionDetail{}, false
+	}
+	sess := summarize(id, spans)
+	for _, l := range s.Sessions() {
+		if l.TraceID == id {
+			sess = l
+			break
+		}
+	}
+	return SessionDetail{Session: sess, Steps: Timeline(spans), Spans: spans}, true
+}
+
+// UI serves the live view under UIPath: the page, its JSON API
+// (api/sessions, api/sessions/{traceID}) and a stream of server-sent
+// events (api/events) that says when to fetch again. It is mounted behind
+// the apiserver's authentication and authorization, like any other path.
+func (s *Store) UI() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+UIPath+"{$}", func(w http.ResponseWriter, r *http.Request) {
+		page, _ := uiFiles.ReadFile("ui/index.html")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+		w.Write(page)
+	})
+	mux.HandleFunc("GET "+UIPath+"api/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.Sessions())
+	})
+	mux.HandleFunc("GET "+UIPath+"api/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := s.Detail(strings.ToLower(r.PathValue("id")))
+		if !ok {
+			http.Error(w, fmt.Sprintf("no session with trace ID %q", r.PathValue("id")), http.StatusNotFound)
+			return
+		}
+		writeJSON(w, d)
+	})
+	mux.HandleFunc("GET "+UIPath+"api/events", s.serveEvents)
+	return mux
+}
+
+// serveEvents sends "changed" whenever the store changes (at most every
+// ExportInterval) and, while a session runs, every liveRefresh, until the
+// client goes.
+func (s *Store) serveEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	changed, cancel := s.Subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	tick := time.NewTicker(liveRefresh)
+	defer tick.Stop()
+	send := func() bool {
+		_, err := fmt.Fprint(w, "event: changed\ndata: {}\n\n")
+		flusher.Flush()
+		return err == nil
+	}
+	if !send() {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-changed:
+		case <-tick.C:
+			if !s.anyRunning() {
+				continue
+			}
+		}
+		if !send() {
+			return
+		}
+		// Coalesce bursts: a session's spans arrive from several hops.
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(ExportInterval):
+		}
+	}
+}
+
+func (s *Store) anyRunning() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live) > 0
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
