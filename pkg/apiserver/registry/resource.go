@@ -1,6 +1,8 @@
-package apiserver
+package registry
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -10,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// object is what the store holds: a typed core/v1 object with metadata.
-type object interface {
+// Object is what the store holds: a typed core/v1 object with metadata.
+type Object interface {
 	metav1.Object
 	runtime.Object
 }
@@ -20,16 +22,36 @@ type object interface {
 // rest.RESTCreateStrategy and rest.RESTUpdateStrategy.
 type strategy interface {
 	// prepareForCreate clears or sets what users may not choose.
-	prepareForCreate(obj object)
-	validate(obj object) field.ErrorList
+	prepareForCreate(obj Object)
+	validate(obj Object) field.ErrorList
 	// prepareForUpdate carries over from old what this endpoint may not change.
-	prepareForUpdate(obj, old object)
-	validateUpdate(obj, old object) field.ErrorList
+	prepareForUpdate(obj, old Object)
+	validateUpdate(obj, old Object) field.ErrorList
 }
 
-// resource describes one served resource: its names for discovery, how its
-// objects are defaulted, validated and selected, and how they print.
-type resource struct {
+// The resources this server serves, all of core/v1.
+var (
+	Pods       = newPodResource()
+	Nodes      = newNodeResource()
+	Namespaces = newNamespaceResource()
+	// Resources are all of them, in the order the snapshot file lists them.
+	Resources = []*Resource{Namespaces, Nodes, Pods}
+)
+
+// Lookup returns the resource of that plural name, or nil.
+func Lookup(name string) *Resource {
+	for _, r := range Resources {
+		if r.gr.Resource == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Resource describes one served resource: its names for discovery, how its
+// objects are defaulted, validated and selected, and how they print
+// (rest.Storage and its strategies upstream, pkg/registry/core/*/strategy.go).
+type Resource struct {
 	gr         schema.GroupResource
 	kind       string
 	singular   string
@@ -38,31 +60,36 @@ type resource struct {
 	categories []string
 	verbs      []string
 
-	newObject func() object
-	newList   func(items []object) runtime.Object
+	newObject func() Object
+	newList   func(items []Object) runtime.Object
 	// defaults applies the scheme defaults, as the defaulting decoder does
 	// after every decode upstream (pkg/apis/core/v1/defaults.go).
-	defaults func(object)
+	defaults func(Object)
 	strategy strategy
 	// status is the strategy of the status subresource; nil if none.
 	status strategy
 	// fields are the field selector values of an object.
-	fields func(object) fields.Set
+	fields func(Object) fields.Set
 	table  *tableConvertor
 	// returnDeleted answers a DELETE with the deleted object rather than
 	// a Success Status (pods do, upstream's ReturnDeletedObject).
 	returnDeleted bool
 	// gracefulDelete, when set, decides whether a delete only marks the
 	// object (deletionTimestamp) and fills in the grace period.
-	gracefulDelete func(obj object, opts *metav1.DeleteOptions) bool
+	gracefulDelete func(obj Object, opts *metav1.DeleteOptions) bool
 }
 
-func (r *resource) gvk() schema.GroupVersionKind {
+func (r *Resource) gvk() schema.GroupVersionKind {
 	return corev1.SchemeGroupVersion.WithKind(r.kind)
 }
 
+// Namespaced reports whether the resource's objects live in namespaces.
+func (r *Resource) Namespaced() bool { return r.namespaced }
+
+func (r *Resource) hasVerb(verb string) bool { return slices.Contains(r.verbs, verb) }
+
 // key is the store key of ns/name within the resource.
-func (r *resource) key(ns, name string) string {
+func (r *Resource) key(ns, name string) string {
 	if !r.namespaced {
 		return name
 	}
@@ -75,7 +102,7 @@ type predicate struct {
 	field fields.Selector
 }
 
-func (p predicate) matches(res *resource, obj object) bool {
+func (p predicate) matches(res *Resource, obj Object) bool {
 	if p.label != nil && !p.label.Empty() && !p.label.Matches(labels.Set(obj.GetLabels())) {
 		return false
 	}
@@ -87,7 +114,7 @@ func (p predicate) matches(res *resource, obj object) bool {
 
 // objectMetaFields are the field selector values every object has
 // (generic.ObjectMetaFieldsSet upstream).
-func objectMetaFields(obj object, namespaced bool) fields.Set {
+func objectMetaFields(obj Object, namespaced bool) fields.Set {
 	set := fields.Set{"metadata.name": obj.GetName()}
 	if namespaced {
 		set["metadata.namespace"] = obj.GetNamespace()
