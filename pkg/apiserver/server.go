@@ -198,6 +198,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 	}
+	// Watches end and hijacked streams close at once; Shutdown gives the
+	// other requests shutdownGrace.
 	s.stop()
 	s.conns.CloseConns()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

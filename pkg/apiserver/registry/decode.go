@@ -119,8 +119,9 @@ func decodeObject(body []byte, contentType string, res *Resource, directive stri
 var bindings = &Resource{kind: "Binding", newObject: func() Object { return &corev1.Binding{} }, defaults: func(Object) {}}
 
 // ReadBinding reads the Binding of a pods/binding or bindings create. Its
-// CreateOptions are not validated and unknown fields are dropped, as this
-// server has always done for bindings.
+// CreateOptions are decoded but not validated, and its unknown fields are
+// dropped whatever fieldValidation says: a scheduler's Binding is not an
+// object the server keeps.
 func ReadBinding(r *http.Request) (*corev1.Binding, error) {
 	body, _, err := readWrite(r, &metav1.CreateOptions{}, nil)
 	if err != nil {

@@ -126,12 +126,7 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request, res *Resource
 		return
 	}
 	created, err := a.Store.Create(res, ns, obj)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	writeWarnings(w, warnings)
-	writeObject(w, r, res, http.StatusCreated, created)
+	writeResult(w, r, res, http.StatusCreated, created, warnings, err)
 }
 
 // handleUpdate replaces the object, or with st the status strategy its status.
@@ -145,12 +140,7 @@ func (a *API) handleUpdate(w http.ResponseWriter, r *http.Request, res *Resource
 		return
 	}
 	updated, err := a.Store.Update(res, st, ns, name, func(Object) (Object, error) { return obj, nil })
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	writeWarnings(w, warnings)
-	writeObject(w, r, res, http.StatusOK, updated)
+	writeResult(w, r, res, http.StatusOK, updated, warnings, err)
 }
 
 // handlePatch patches the object, or with st the status strategy its status.
@@ -178,12 +168,7 @@ func (a *API) handlePatch(w http.ResponseWriter, r *http.Request, res *Resource,
 		warnings = w
 		return obj, err
 	})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	writeWarnings(w, warnings)
-	writeObject(w, r, res, http.StatusOK, updated)
+	writeResult(w, r, res, http.StatusOK, updated, warnings, err)
 }
 
 func (a *API) handleDelete(w http.ResponseWriter, r *http.Request, res *Resource, ns, name string) {
@@ -232,6 +217,16 @@ func (a *API) handleDeleteCollection(w http.ResponseWriter, r *http.Request, res
 		}
 	}
 	writeList(w, r, res, done, rv)
+}
+
+// writeResult answers a write: its error, or its warnings and the object.
+func writeResult(w http.ResponseWriter, r *http.Request, res *Resource, code int, obj Object, warnings []string, err error) {
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeWarnings(w, warnings)
+	writeObject(w, r, res, code, obj)
 }
 
 // writeList answers items as a list of res at resource version rv.

@@ -35,11 +35,7 @@ func newNamespaceResource() *Resource {
 		verbs:      []string{"create", "delete", "get", "list", "patch", "update", "watch"},
 		newObject:  func() Object { return &corev1.Namespace{} },
 		newList: func(items []Object) runtime.Object {
-			list := &corev1.NamespaceList{Items: make([]corev1.Namespace, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Namespace)
-			}
-			return list
+			return &corev1.NamespaceList{Items: itemsOf[corev1.Namespace](items)}
 		},
 		defaults: defaultNamespace,
 		strategy: namespaceStrategy{},
@@ -95,8 +91,7 @@ func (namespaceStrategy) prepareForUpdate(obj, old Object) {
 }
 
 func (namespaceStrategy) validateUpdate(obj, old Object) field.ErrorList {
-	ns, prev := obj.(*corev1.Namespace), old.(*corev1.Namespace)
-	return apivalidation.ValidateObjectMetaUpdate(&ns.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+	return validateMetaUpdate(obj, old)
 }
 
 type namespaceStatusStrategy struct{ namespaceStrategy }

@@ -21,16 +21,10 @@ func newNodeResource() *Resource {
 		shortNames: []string{"no"},
 		verbs:      []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
 		newObject:  func() Object { return &corev1.Node{} },
-		newList: func(items []Object) runtime.Object {
-			list := &corev1.NodeList{Items: make([]corev1.Node, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Node)
-			}
-			return list
-		},
-		defaults: defaultNode,
-		strategy: nodeStrategy{},
-		status:   nodeStatusStrategy{},
+		newList:    func(items []Object) runtime.Object { return &corev1.NodeList{Items: itemsOf[corev1.Node](items)} },
+		defaults:   defaultNode,
+		strategy:   nodeStrategy{},
+		status:     nodeStatusStrategy{},
 		fields: func(obj Object) fields.Set {
 			set := objectMetaFields(obj, false)
 			set["spec.unschedulable"] = strconv.FormatBool(obj.(*corev1.Node).Spec.Unschedulable)
@@ -62,8 +56,7 @@ func (nodeStrategy) prepareForUpdate(obj, old Object) {
 }
 
 func (nodeStrategy) validateUpdate(obj, old Object) field.ErrorList {
-	node, prev := obj.(*corev1.Node), old.(*corev1.Node)
-	return apivalidation.ValidateObjectMetaUpdate(&node.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+	return validateMetaUpdate(obj, old)
 }
 
 // nodeStatusStrategy is nodes/status: status only, the spec stays.

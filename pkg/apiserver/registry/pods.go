@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,21 +14,15 @@ import (
 
 func newPodResource() *Resource {
 	return &Resource{
-		gr:         corev1.Resource("pods"),
-		kind:       "Pod",
-		singular:   "pod",
-		namespaced: true,
-		shortNames: []string{"po"},
-		categories: []string{"all"},
-		verbs:      []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
-		newObject:  func() Object { return &corev1.Pod{} },
-		newList: func(items []Object) runtime.Object {
-			list := &corev1.PodList{Items: make([]corev1.Pod, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Pod)
-			}
-			return list
-		},
+		gr:             corev1.Resource("pods"),
+		kind:           "Pod",
+		singular:       "pod",
+		namespaced:     true,
+		shortNames:     []string{"po"},
+		categories:     []string{"all"},
+		verbs:          []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
+		newObject:      func() Object { return &corev1.Pod{} },
+		newList:        func(items []Object) runtime.Object { return &corev1.PodList{Items: itemsOf[corev1.Pod](items)} },
 		defaults:       defaultPod,
 		strategy:       podStrategy{},
 		status:         podStatusStrategy{},
@@ -76,8 +69,7 @@ func (podStatusStrategy) prepareForUpdate(obj, old Object) {
 }
 
 func (podStatusStrategy) validateUpdate(obj, old Object) field.ErrorList {
-	pod, prev := obj.(*corev1.Pod), old.(*corev1.Pod)
-	return apivalidation.ValidateObjectMetaUpdate(&pod.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+	return validateMetaUpdate(obj, old)
 }
 
 // podGracefulDelete is CheckGracefulDelete: the grace period asked for, else

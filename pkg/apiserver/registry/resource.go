@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -94,6 +95,21 @@ func (r *Resource) key(ns, name string) string {
 		return name
 	}
 	return ns + "/" + name
+}
+
+// validateMetaUpdate is the update validation of a kind whose spec any
+// update may change: the metadata's alone (ValidateObjectMetaUpdate).
+func validateMetaUpdate(obj, old Object) field.ErrorList {
+	return apivalidation.ValidateObjectMetaAccessorUpdate(obj, old, field.NewPath("metadata"))
+}
+
+// itemsOf is the Items of a typed list of objs, which are all *T.
+func itemsOf[T any](objs []Object) []T {
+	items := make([]T, len(objs))
+	for i, obj := range objs {
+		items[i] = *any(obj).(*T)
+	}
+	return items
 }
 
 // predicate is a parsed label and field selector.
