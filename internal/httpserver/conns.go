@@ -10,10 +10,12 @@ import (
 // over (hijacked, or upgraded by a library that hijacked them), so that
 // CloseAll can end every session and wait for it. The zero value is ready.
 type Conns struct {
-	mu       sync.Mutex
-	closing  bool
-	conns    map[io.Closer]struct{}
-	handlers sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
+	// connsClosed refuses connections only (CloseConns).
+	connsClosed bool
+	conns       map[io.Closer]struct{}
+	handlers    sync.WaitGroup
 }
 
 // Enter counts a handler in; it reports false once CloseAll has begun, and
@@ -31,12 +33,12 @@ func (c *Conns) Enter() bool {
 // Leave counts a handler out.
 func (c *Conns) Leave() { c.handlers.Done() }
 
-// Add tracks conn until forget is called. Once CloseAll has begun it tracks
-// nothing and reports false: the caller closes conn.
+// Add tracks conn until forget is called. Once CloseAll or CloseConns has
+// begun it tracks nothing and reports false: the caller closes conn.
 func (c *Conns) Add(conn io.Closer) (forget func(), ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	if c.closing || c.connsClosed {
 		return nil, false
 	}
 	if c.conns == nil {
@@ -55,15 +57,8 @@ func (c *Conns) Add(conn io.Closer) (forget func(), ok bool) {
 func (c *Conns) CloseAll() {
 	c.mu.Lock()
 	c.closing = true
-	conns := make([]io.Closer, 0, len(c.conns))
-	for conn := range c.conns {
-		conns = append(conns, conn)
-	}
 	c.mu.Unlock()
-
-	for _, conn := range conns {
-		_ = conn.Close()
-	}
+	c.CloseConns()
 	c.handlers.Wait()
 }
 
@@ -82,4 +77,21 @@ func (c *Conns) Track(h, refuse http.Handler) http.Handler {
 		defer rec.release()
 		h.ServeHTTP(rec, r)
 	})
+}
+
+// CloseConns closes the tracked connections, and any hijacked from now on,
+// without refusing handlers or waiting for them: for a server whose
+// http.Server.Shutdown gives its other requests time to finish.
+func (c *Conns) CloseConns() {
+	c.mu.Lock()
+	c.connsClosed = true
+	conns := make([]io.Closer, 0, len(c.conns))
+	for conn := range c.conns {
+		conns = append(conns, conn)
+	}
+	c.mu.Unlock()
+
+	for _, conn := range conns {
+		_ = conn.Close()
+	}
 }

@@ -9,7 +9,8 @@
 // notes the status code for request logs and hands a hijacked connection to
 // its Conns.
 //
-//	conns.go     Conns: handlers in flight and hijacked connections; CloseAll
+//	conns.go     Conns: handlers in flight and hijacked connections; CloseAll,
+//	             or CloseConns beside http.Server.Shutdown
 //	recorder.go  Recorder: status code, Flusher and Hijacker kept, hijack tracked
 //	sessions.go  SessionLimit: the bound on streaming sessions, 429 past it
 //	pprof.go     Pprof: net/http/pprof under /debug/pprof/

@@ -92,6 +92,37 @@ func TestHijackAfterCloseAll(t *testing.T) {
 	}
 }
 
+// TestCloseConns: CloseConns closes the hijacked connections and refuses
+// later hijacks, but lets handlers in and does not wait for them.
+func TestCloseConns(t *testing.T) {
+	var conns Conns
+	server, client := net.Pipe()
+	defer client.Close()
+	forget, ok := conns.Add(server)
+	if !ok {
+		t.Fatal("Add refused before CloseConns")
+	}
+	defer forget()
+	if !conns.Enter() {
+		t.Fatal("Enter refused before CloseConns")
+	}
+	conns.CloseConns() // returns though a handler is in
+	if _, err := server.Write([]byte("x")); err == nil {
+		t.Error("the tracked connection was left open")
+	}
+	if !conns.Enter() {
+		t.Error("Enter refused after CloseConns")
+	}
+	conns.Leave()
+	conns.Leave()
+	late, lateClient := net.Pipe()
+	defer lateClient.Close()
+	rec := &Recorder{ResponseWriter: &hijackable{conn: late}, conns: &conns}
+	if _, _, err := rec.Hijack(); !errors.Is(err, errClosing) {
+		t.Errorf("Hijack after CloseConns: %v, want %v", err, errClosing)
+	}
+}
+
 type hijackable struct {
 	http.ResponseWriter
 	conn net.Conn

@@ -6,11 +6,12 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // SelfSubjectAccessReview, which `kubectl auth can-i` creates: the
@@ -19,65 +20,40 @@ import (
 
 var authorizationGV = authorizationv1.SchemeGroupVersion
 
-// authorizationGroup is the discovery entry of authorization.k8s.io.
-var authorizationGroup = metav1.APIGroup{
-	Name:             authorizationGV.Group,
-	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version}},
-	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version},
-}
-
-func serveAuthorizationGroup(w http.ResponseWriter, r *http.Request) {
-	g := authorizationGroup
-	g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
-	writeRawCompactJSON(w, &g)
-}
-
-func serveAuthorizationResources(w http.ResponseWriter, r *http.Request) {
-	writeRawCompactJSON(w, &metav1.APIResourceList{
-		TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
-		GroupVersion: authorizationGV.String(),
-		APIResources: []metav1.APIResource{{Name: "selfsubjectaccessreviews", SingularName: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}}},
-	})
-}
-
-// serveAuthorization serves the resource requests of authorization.k8s.io.
-func (s *Server) serveAuthorization(w http.ResponseWriter, r *http.Request, info *request.RequestInfo) {
+// serveAccessReview serves the resource requests of authorization.k8s.io;
+// registry.ServeDiscovery lists it.
+func (s *Server) serveAccessReview(w http.ResponseWriter, r *http.Request, info *request.RequestInfo) {
 	if info.APIVersion != authorizationGV.Version || info.Resource != "selfsubjectaccessreviews" || info.Subresource != "" || info.Name != "" {
-		writeError(w, r, errNotFoundPath())
+		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return
 	}
 	if info.Verb != "create" {
-		writeError(w, r, errMethodNotAllowedPath())
+		registry.WriteError(w, r, registry.ErrMethodNotAllowedPath())
 		return
 	}
-	body, err := readBody(r)
+	body, err := registry.ReadBody(r)
 	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	review, err := decodeAccessReview(body, r.Header.Get("Content-Type"))
 	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	u, _ := request.UserFrom(r.Context())
 	review.Status = s.review(r, u, review.Spec)
-	_, out, err := negotiation.NegotiateOutputMediaType(r, codecs, restrictions{})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeEncoded(w, http.StatusCreated, review, out.Serializer, authorizationGV)
+	registry.WriteNegotiated(w, r, http.StatusCreated, review, authorizationGV)
 }
 
 func decodeAccessReview(body []byte, contentType string) (*authorizationv1.SelfSubjectAccessReview, error) {
-	info, err := negotiation.NegotiateInputSerializerForMediaType(contentType, false, inputCodecs)
+	info, err := negotiation.NegotiateInputSerializerForMediaType(contentType, false, registry.InputCodecs)
 	if err != nil {
 		return nil, err
 	}
 	review := &authorizationv1.SelfSubjectAccessReview{}
 	gvk := authorizationGV.WithKind("SelfSubjectAccessReview")
-	if _, _, err := codecs.DecoderToVersion(info.Serializer, authorizationGV).Decode(body, &gvk, review); err != nil {
+	if _, _, err := registry.Codecs.DecoderToVersion(info.Serializer, authorizationGV).Decode(body, &gvk, review); err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type SelfSubjectAccessReview): %v", err))
 	}
 	if (review.Spec.ResourceAttributes == nil) == (review.Spec.NonResourceAttributes == nil) {

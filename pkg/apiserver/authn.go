@@ -3,6 +3,7 @@ package apiserver
 import (
 	"crypto/x509"
 	"fmt"
+	"net/http"
 
 	apiserverconfig "k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -12,6 +13,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	"k8s.io/apiserver/pkg/endpoints/filters"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // DefaultAnonymousPaths are the paths a request without credentials may
@@ -53,4 +57,13 @@ func newAuthenticator(clientCAs *x509.CertPool, tokenFile string, anonymousAuth 
 		auth = union.NewFailOnError(auth, anonymous.NewAuthenticator(conditions))
 	}
 	return auth, nil
+}
+
+// withAuthentication puts the request's user into its context, or answers
+// 401, with upstream's filter (k8s.io/apiserver/pkg/endpoints/filters).
+func (s *Server) withAuthentication(h http.Handler) http.Handler {
+	if s.authn == nil {
+		return h
+	}
+	return filters.WithAuthentication(h, s.authn, filters.Unauthorized(registry.Codecs), nil, nil)
 }

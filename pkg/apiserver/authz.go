@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // overrideVerb is a request's authorization attributes with another verb.
@@ -50,4 +53,13 @@ func (s *Server) authorizeCreate(ctx context.Context) error {
 		return apierrors.NewForbidden(schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name, errors.New(reason))
 	}
 	return nil
+}
+
+// withAuthorization answers 403 to what the policy does not allow, with
+// upstream's filter and so upstream's Forbidden messages.
+func (s *Server) withAuthorization(h http.Handler) http.Handler {
+	if s.authorizer == nil {
+		return h
+	}
+	return filters.WithAuthorization(h, s.authorizer, registry.Codecs)
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/proxy"
 	translator "k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // pods/exec, pods/attach and pods/portforward, as ExecREST, AttachREST and
@@ -23,10 +25,15 @@ import (
 // (WebSocket to the client, SPDY to the kubelet) and a WebSocket
 // port-forward by the TunnelingHandler (SPDY tunnelled in WebSocket).
 
-// serveConnect serves one of exec, attach and portforward.
+// serveConnect serves one of exec, attach and portforward, to a GET (a
+// WebSocket upgrade) or a POST (SPDY).
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, name string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		registry.MethodNotAllowed(w, r, corev1.Resource("pods/"+sub))
+		return
+	}
 	if _, ok := r.URL.Query()["dryRun"]; ok {
-		writeError(w, r, errDryRun)
+		registry.WriteError(w, r, registry.ErrDryRun)
 		return
 	}
 	var opts runtime.Object
@@ -39,12 +46,12 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 	default:
 		opts = &corev1.PodPortForwardOptions{}
 	}
-	if err := parameterCodec.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, opts); err != nil {
-		writeError(w, r, apierrors.NewBadRequest(err.Error()))
+	if err := registry.ParameterCodec.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, opts); err != nil {
+		registry.WriteError(w, r, apierrors.NewBadRequest(err.Error()))
 		return
 	}
 	if err := s.authorizeCreate(r.Context()); err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	switch o := opts.(type) {
@@ -55,10 +62,15 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 	}
 	loc, err := s.streamLocation(sub, ns, name, container, opts)
 	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
-	s.sessions.serve(w, r, s.streamHandler(loc, opts, errorResponder{w, r}))
+	if err := s.sessions.Enter(); err != nil {
+		registry.WriteError(w, r, err)
+		return
+	}
+	defer s.sessions.Leave()
+	s.streamHandler(loc, opts, errorResponder{w, r}).ServeHTTP(w, r)
 }
 
 // streamLocation is the kubelet URL of the stream:
@@ -118,4 +130,4 @@ type errorResponder struct {
 	r *http.Request
 }
 
-func (e errorResponder) Error(err error) { writeError(e.w, e.r, err) }
+func (e errorResponder) Error(err error) { registry.WriteError(e.w, e.r, err) }

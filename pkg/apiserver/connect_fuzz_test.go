@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // FuzzConnectQuery feeds pods/attach and pods/portforward query strings
@@ -22,7 +24,7 @@ func FuzzConnectQuery(f *testing.F) {
 		}
 		if portForward {
 			opts := &corev1.PodPortForwardOptions{}
-			if err := parameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
+			if err := registry.ParameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
 				return
 			}
 			kq := streamParams(opts)
@@ -45,7 +47,7 @@ func FuzzConnectQuery(f *testing.F) {
 			return
 		}
 		opts := &corev1.PodAttachOptions{}
-		if err := parameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
+		if err := registry.ParameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
 			return
 		}
 		kq := streamParams(opts)

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/util/flushwriter"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // pods/log, as LogREST (pkg/registry/core/pod/rest/log.go) serves it: the
@@ -24,18 +26,22 @@ import (
 // comes when following. A kubelet error becomes a Status.
 
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ns, name string) {
+	if r.Method != http.MethodGet {
+		registry.MethodNotAllowed(w, r, corev1.Resource("pods/log"))
+		return
+	}
 	opts := &corev1.PodLogOptions{}
-	if err := parameterCodec.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, opts); err != nil {
-		writeError(w, r, apierrors.NewBadRequest(err.Error()))
+	if err := registry.ParameterCodec.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, opts); err != nil {
+		registry.WriteError(w, r, apierrors.NewBadRequest(err.Error()))
 		return
 	}
 	if errs := validatePodLogOptions(opts); len(errs) > 0 {
-		writeError(w, r, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("PodLogOptions").GroupKind(), name, errs))
+		registry.WriteError(w, r, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("PodLogOptions").GroupKind(), name, errs))
 		return
 	}
 	loc, pod, container, err := s.podLocation(ns, name, opts.Container, true)
 	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	// A pod no node runs yet has no logs: an empty answer.
@@ -47,7 +53,7 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ns, name strin
 	loc.RawQuery = logParams(opts).Encode()
 	body, err := s.openKubeletStream(r.Context(), loc, name)
 	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	defer body.Close()

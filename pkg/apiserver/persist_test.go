@@ -27,7 +27,7 @@ func TestRestart(t *testing.T) {
 	if err := first.client.CoreV1().Pods("default").Delete(ctx, "gone", *metav1.NewDeleteOptions(0)); err != nil {
 		t.Fatal(err)
 	}
-	rv := first.store.resourceVersion()
+	rv := first.store.ResourceVersion()
 	if _, err := os.Stat(filepath.Join(dir, "snapshot.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +40,8 @@ func TestRestart(t *testing.T) {
 	if _, err := second.client.CoreV1().Pods("default").Get(ctx, gone.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("deleted pod is back: %v", err)
 	}
-	if second.store.resourceVersion() != rv {
-		t.Errorf("resource version %d after restart, was %d", second.store.resourceVersion(), rv)
+	if second.store.ResourceVersion() != rv {
+		t.Errorf("resource version %d after restart, was %d", second.store.ResourceVersion(), rv)
 	}
 	// The next change continues the counter.
 	ns, err := second.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{})

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -42,46 +41,6 @@ func TestPodCreateDefaults(t *testing.T) {
 	}
 	if pod.Kind != "Pod" || pod.APIVersion != "v1" {
 		t.Errorf("type meta %v", pod.TypeMeta)
-	}
-}
-
-func TestPodQOSClass(t *testing.T) {
-	rl := func(cpu, mem string) corev1.ResourceList {
-		l := corev1.ResourceList{}
-		if cpu != "" {
-			l[corev1.ResourceCPU] = apiresource.MustParse(cpu)
-		}
-		if mem != "" {
-			l[corev1.ResourceMemory] = apiresource.MustParse(mem)
-		}
-		return l
-	}
-	for _, c := range []struct {
-		name        string
-		req, limits corev1.ResourceList
-		want        corev1.PodQOSClass
-	}{
-		{"none", nil, nil, corev1.PodQOSBestEffort},
-		{"requests", rl("100m", ""), nil, corev1.PodQOSBurstable},
-		{"equal", rl("1", "1Gi"), rl("1", "1Gi"), corev1.PodQOSGuaranteed},
-		{"unequal", rl("500m", "1Gi"), rl("1", "1Gi"), corev1.PodQOSBurstable},
-		{"cpu limit only", rl("1", ""), rl("1", ""), corev1.PodQOSBurstable},
-	} {
-		pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: c.req, Limits: c.limits}}}}}
-		if got := podQOSClass(pod); got != c.want {
-			t.Errorf("%s: %s, want %s", c.name, got, c.want)
-		}
-	}
-}
-
-func TestImageTag(t *testing.T) {
-	for image, want := range map[string]string{
-		"busybox": "latest", "busybox:1.36": "1.36", "registry:5000/busybox": "latest",
-		"registry:5000/busybox:v1": "v1", "busybox@sha256:abc": "", "busybox:1@sha256:abc": "1",
-	} {
-		if got := imageTag(image); got != want {
-			t.Errorf("imageTag(%q) = %q, want %q", image, got, want)
-		}
 	}
 }
 

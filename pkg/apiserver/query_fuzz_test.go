@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // FuzzExecQuery feeds pods/exec query strings to the option decoding and
@@ -27,7 +29,7 @@ func FuzzExecQuery(f *testing.F) {
 			return
 		}
 		opts := &corev1.PodExecOptions{}
-		if err := parameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
+		if err := registry.ParameterCodec.DecodeParameters(q, corev1.SchemeGroupVersion, opts); err != nil {
 			return
 		}
 		kq := streamParams(opts)

@@ -3,61 +3,51 @@ package apiserver
 import (
 	"net/http"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
-// serveAPI routes everything but health and profiling by the request's
-// RequestInfo: discovery and OpenAPI documents, then resources.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	info, ok := request.RequestInfoFrom(r.Context())
-	if !ok {
-		writeError(w, r, errNotFoundPath())
-		return
-	}
-	if info.IsResourceRequest && info.APIGroup == authorizationGV.Group {
-		s.serveAuthorization(w, r, info)
-		return
-	}
-	if info.IsResourceRequest {
-		s.serveResource(w, r, info)
-		return
-	}
-	var serve func()
-	switch r.URL.Path {
-	case "/version", "/version/":
-		serve = func() { serveVersion(w, r) }
-	case "/api", "/api/":
-		serve = func() { serveAPIVersions(w, r) }
-	case "/apis", "/apis/":
-		serve = func() { serveAPIGroupList(w, r) }
-	case "/api/v1", "/api/v1/":
-		serve = func() { s.serveAPIResourceList(w, r) }
-	case "/apis/authorization.k8s.io", "/apis/authorization.k8s.io/":
-		serve = func() { serveAuthorizationGroup(w, r) }
-	case "/apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/":
-		serve = func() { serveAuthorizationResources(w, r) }
-	case "/openapi/v2":
-		serve = func() { serveOpenAPIv2(w, r) }
-	case "/openapi/v3", "/openapi/v3/":
-		serve = func() { serveDocument(w, "application/json", openAPI.v3Index) }
-	case "/openapi/v3/api/v1":
-		serve = func() { serveDocument(w, "application/json", openAPI.v3CoreV1) }
-	default:
-		writeError(w, r, errNotFoundPath())
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeError(w, r, errMethodNotAllowedPath())
-		return
-	}
-	serve()
+// routes is the server's mux: health, profiling, and the API. The health
+// handlers are upstream's (k8s.io/apiserver/pkg/server/healthz), with the
+// ping check alone, as kube-apiserver installs them.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	healthz.InstallHandler(mux)
+	healthz.InstallLivezHandler(mux)
+	healthz.InstallReadyzHandler(mux)
+	mux.Handle(httpserver.PprofPath, httpserver.Pprof())
+	mux.HandleFunc("/", s.serveAPI)
+	return mux
 }
 
-// serveResource dispatches a request under /api/v1 by verb and subresource.
+// serveAPI routes everything but health and profiling by the request's
+// RequestInfo: the documents that describe the API, SelfSubjectAccessReview,
+// and the resources of /api/v1.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	info, ok := request.RequestInfoFrom(r.Context())
+	switch {
+	case !ok:
+		registry.WriteError(w, r, registry.ErrNotFoundPath())
+	case !info.IsResourceRequest:
+		registry.ServeDiscovery(w, r)
+	case info.APIGroup == authorizationv1.GroupName:
+		s.serveAccessReview(w, r, info)
+	default:
+		s.serveResource(w, r, info)
+	}
+}
+
+// serveResource serves a request under /api/v1: the pods subresources an
+// exec, a log or a scheduler's binding goes to are this package's, the rest
+// is the generic API's.
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *request.RequestInfo) {
 	if info.APIPrefix != "api" || info.APIGroup != "" || info.APIVersion != "v1" {
-		writeError(w, r, errNotFoundPath())
+		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return
 	}
 	// The name in the path: Name may also come from a metadata.name field
@@ -70,134 +60,46 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 		s.serveBindings(w, r, info, name)
 		return
 	}
-	res := s.resources[info.Resource]
-	if res == nil || (!res.namespaced && res != s.namespaces && info.Namespace != "") {
-		writeError(w, r, errNotFoundPath())
+	res := registry.Lookup(info.Resource)
+	if res == nil || (!res.Namespaced() && res != registry.Namespaces && info.Namespace != "") {
+		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return
 	}
 	ns := info.Namespace
-	if !res.namespaced {
+	if !res.Namespaced() {
 		ns = ""
 	}
-	if info.Verb == "watch" {
-		// The legacy /api/v1/watch/... paths.
-		if r.Method != http.MethodGet || info.Subresource != "" {
-			writeError(w, r, errNotFoundPath())
+	watch := info.Verb == "watch" // the legacy /api/v1/watch/... paths
+	if res == registry.Pods && !watch && len(info.Parts) == 3 {
+		switch info.Subresource {
+		case "exec", "attach", "portforward":
+			s.serveConnect(w, r, info.Subresource, ns, name)
 			return
-		}
-		s.handleList(w, r, res, ns, name, true)
-		return
-	}
-	switch info.Subresource {
-	case "":
-		s.serveObject(w, r, res, ns, name)
-	case "status":
-		s.serveStatus(w, r, res, ns, name)
-	case "exec", "attach", "portforward", "log", "binding":
-		if res != s.pods || len(info.Parts) != 3 {
-			writeError(w, r, errNotFoundPath())
+		case "log":
+			s.serveLog(w, r, ns, name)
 			return
-		}
-		s.servePodSubresource(w, r, info.Subresource, ns, name)
-	default:
-		writeError(w, r, errNotFoundPath())
-	}
-}
-
-// serveObject serves a collection (no name) or one object.
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, res *resource, ns, name string) {
-	if name == "" {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			s.handleList(w, r, res, ns, "", false)
-		case http.MethodPost:
-			s.handleCreate(w, r, res, ns)
-		case http.MethodDelete:
-			if !hasVerb(res, "deletecollection") {
-				methodNotAllowed(w, r, res.gr)
+		case "binding":
+			if r.Method != http.MethodPost {
+				registry.MethodNotAllowed(w, r, corev1.Resource("pods/binding"))
 				return
 			}
-			s.handleDeleteCollection(w, r, res, ns)
-		default:
-			methodNotAllowed(w, r, res.gr)
-		}
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		s.handleGet(w, r, res, ns, name)
-	case http.MethodPut:
-		s.handleUpdate(w, r, res, res.strategy, ns, name)
-	case http.MethodPatch:
-		s.handlePatch(w, r, res, res.strategy, ns, name)
-	case http.MethodDelete:
-		s.handleDelete(w, r, res, ns, name)
-	default:
-		methodNotAllowed(w, r, res.gr)
-	}
-}
-
-// serveStatus serves the status subresource: get, update, patch.
-func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *resource, ns, name string) {
-	if res.status == nil || name == "" {
-		writeError(w, r, errNotFoundPath())
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		s.handleGet(w, r, res, ns, name)
-	case http.MethodPut:
-		s.handleUpdate(w, r, res, res.status, ns, name)
-	case http.MethodPatch:
-		s.handlePatch(w, r, res, res.status, ns, name)
-	default:
-		methodNotAllowed(w, r, res.gr)
-	}
-}
-
-// servePodSubresource serves the pod subresources that are not status.
-func (s *Server) servePodSubresource(w http.ResponseWriter, r *http.Request, sub, ns, name string) {
-	switch sub {
-	case "log":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, corev1.Resource("pods/log"))
+			s.handleBinding(w, r, ns, name)
 			return
 		}
-		s.serveLog(w, r, ns, name)
-	case "binding":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, r, corev1.Resource("pods/binding"))
-			return
-		}
-		s.handleBinding(w, r, ns, name)
-	default:
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			methodNotAllowed(w, r, corev1.Resource("pods/"+sub))
-			return
-		}
-		s.serveConnect(w, r, sub, ns, name)
 	}
+	s.api.Serve(w, r, res, watch, info.Subresource, ns, name)
 }
 
 // serveBindings serves POST /api/v1/namespaces/{ns}/bindings, the older
 // form of pods/binding.
 func (s *Server) serveBindings(w http.ResponseWriter, r *http.Request, info *request.RequestInfo, name string) {
 	if info.Namespace == "" || name != "" || info.Subresource != "" {
-		writeError(w, r, errNotFoundPath())
+		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return
 	}
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, corev1.Resource("bindings"))
+		registry.MethodNotAllowed(w, r, corev1.Resource("bindings"))
 		return
 	}
 	s.handleBinding(w, r, info.Namespace, "")
-}
-
-func hasVerb(res *resource, verb string) bool {
-	for _, v := range res.verbs {
-		if v == verb {
-			return true
-		}
-	}
-	return false
 }

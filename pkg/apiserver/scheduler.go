@@ -14,9 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
-// A built-in scheduler, much reduced from kube-scheduler: every pod that
+// A built-in scheduler, much reduced from kube-scheduler (written here: no
+// library schedules for an API without kube-scheduler's framework): every pod that
 // names the default scheduler and no node goes to the Ready, schedulable
 // node that matches its nodeSelector, tolerates its taints and runs the
 // fewest pods. It binds as kube-scheduler does, through the binding logic
@@ -29,7 +32,7 @@ var notReadyTaint = corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.T
 
 // schedulePending binds or marks every pod waiting for a node.
 func (s *Server) schedulePending() {
-	pending, _ := s.store.list(s.pods, "", func(o object) bool {
+	pending, _ := s.store.List(registry.Pods, "", func(o registry.Object) bool {
 		pod := o.(*corev1.Pod)
 		return pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
 			pod.Spec.SchedulerName == corev1.DefaultSchedulerName && len(pod.Spec.SchedulingGates) == 0
@@ -37,9 +40,9 @@ func (s *Server) schedulePending() {
 	if len(pending) == 0 {
 		return
 	}
-	nodes, _ := s.store.list(s.nodes, "", nil)
+	nodes, _ := s.store.List(registry.Nodes, "", nil)
 	load := map[string]int{}
-	running, _ := s.store.list(s.pods, "", func(o object) bool { return o.(*corev1.Pod).Spec.NodeName != "" })
+	running, _ := s.store.List(registry.Pods, "", func(o registry.Object) bool { return o.(*corev1.Pod).Spec.NodeName != "" })
 	for _, p := range running {
 		load[p.(*corev1.Pod).Spec.NodeName]++
 	}
@@ -61,7 +64,7 @@ func (s *Server) schedulePending() {
 
 // pickNode returns the least loaded node that fits pod (by name when
 // equal), or why none does.
-func pickNode(pod *corev1.Pod, nodes []object, load map[string]int) (string, string) {
+func pickNode(pod *corev1.Pod, nodes []registry.Object, load map[string]int) (string, string) {
 	if len(nodes) == 0 {
 		return "", "no nodes available to schedule pods"
 	}
@@ -120,9 +123,19 @@ func unfit(pod *corev1.Pod, node *corev1.Node) string {
 	return ""
 }
 
+// nodeReady reports whether the node's Ready condition is True.
+func nodeReady(node *corev1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // markUnschedulable records why pod waits, once per change of reason.
 func (s *Server) markUnschedulable(pod *corev1.Pod, message string) {
-	_, _, err := s.store.update(s.pods, pod.Namespace, pod.Name, func(cur object) (object, error) {
+	_, _, err := s.store.GuaranteedUpdate(registry.Pods, pod.Namespace, pod.Name, func(cur registry.Object) (registry.Object, error) {
 		p := cur.(*corev1.Pod)
 		if p.Spec.NodeName != "" || p.UID != pod.UID {
 			return p, nil
@@ -163,7 +176,7 @@ func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 // bindPod assigns a pending pod to node (setPodNodeAndMetadata upstream).
 // uid and resourceVersion, when set, must be the pod's.
 func (s *Server) bindPod(ns, name, node string, uid types.UID, resourceVersion string, annotations map[string]string) error {
-	_, _, err := s.store.update(s.pods, ns, name, func(cur object) (object, error) {
+	_, _, err := s.store.GuaranteedUpdate(registry.Pods, ns, name, func(cur registry.Object) (registry.Object, error) {
 		pod := cur.(*corev1.Pod)
 		switch {
 		case pod.DeletionTimestamp != nil:
@@ -197,31 +210,17 @@ func (s *Server) bindPod(ns, name, node string, uid types.UID, resourceVersion s
 // handleBinding serves pods/{name}/binding and bindings: a Binding names
 // the node for a pod, as kube-scheduler sends it.
 func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, ns, name string) {
-	opts := &metav1.CreateOptions{}
-	if err := decodeMetaOptions(r.URL.Query(), opts); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if len(opts.DryRun) > 0 {
-		writeError(w, r, errDryRun)
-		return
-	}
-	body, err := readBody(r)
+	binding, err := registry.ReadBinding(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	binding, err := decodeBinding(body, r.Header.Get("Content-Type"))
-	if err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
 	if binding.Namespace != "" && binding.Namespace != ns {
-		writeError(w, r, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		registry.WriteError(w, r, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
 	if name != "" && binding.Name != name {
-		writeError(w, r, apierrors.NewBadRequest("name in URL does not match name in Binding object"))
+		registry.WriteError(w, r, apierrors.NewBadRequest("name in URL does not match name in Binding object"))
 		return
 	}
 	var errs field.ErrorList
@@ -232,22 +231,12 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, ns, name 
 		errs = append(errs, field.Required(field.NewPath("target", "name"), ""))
 	}
 	if len(errs) > 0 {
-		writeError(w, r, errs.ToAggregate())
+		registry.WriteError(w, r, errs.ToAggregate())
 		return
 	}
 	if err := s.bindPod(ns, binding.Name, binding.Target.Name, binding.UID, binding.ResourceVersion, binding.Annotations); err != nil {
-		writeError(w, r, err)
+		registry.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, corev1.SchemeGroupVersion)
-}
-
-// decodeBinding decodes a Binding body.
-func decodeBinding(body []byte, contentType string) (*corev1.Binding, error) {
-	res := &resource{kind: "Binding", newObject: func() object { return &corev1.Binding{} }, defaults: func(object) {}}
-	obj, _, err := decodeObject(body, contentType, res, metav1.FieldValidationIgnore)
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.Binding), nil
+	registry.WriteJSON(w, http.StatusCreated, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, corev1.SchemeGroupVersion)
 }

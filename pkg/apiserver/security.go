@@ -4,8 +4,6 @@ import (
 	"crypto/x509"
 	"net/http"
 
-	"k8s.io/apiserver/pkg/endpoints/filters"
-
 	"github.com/execlab/execlab/pkg/pki"
 )
 
@@ -48,22 +46,4 @@ func (s *Server) setUpSecurity() error {
 	}
 	s.authorizer = newPolicyAuthorizer(policy)
 	return nil
-}
-
-// withAuthentication puts the request's user into its context, or answers
-// 401, with upstream's filter (k8s.io/apiserver/pkg/endpoints/filters).
-func (s *Server) withAuthentication(h http.Handler) http.Handler {
-	if s.authn == nil {
-		return h
-	}
-	return filters.WithAuthentication(h, s.authn, filters.Unauthorized(codecs), nil, nil)
-}
-
-// withAuthorization answers 403 to what the policy does not allow, with
-// upstream's filter and so upstream's Forbidden messages.
-func (s *Server) withAuthorization(h http.Handler) http.Handler {
-	if s.authorizer == nil {
-		return h
-	}
-	return filters.WithAuthorization(h, s.authorizer, codecs)
 }

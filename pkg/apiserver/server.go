@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +16,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // StreamingMode says how WebSocket exec, attach and port-forward requests
@@ -72,6 +74,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultMaxStreamingSessions is the default Options.MaxStreamingSessions:
+// room for the 1000 concurrent sessions the chain is tested with.
+const DefaultMaxStreamingSessions = 4096
+
 // shutdownGrace is how long a stopping server lets requests finish.
 const shutdownGrace = 5 * time.Second
 
@@ -79,13 +85,11 @@ const shutdownGrace = 5 * time.Second
 // and pods, a scheduler, and the pods/exec, attach, portforward and log
 // proxies to the kubelets.
 type Server struct {
-	opts        Options
-	log         *slog.Logger
-	store       *store
-	pods        *resource
-	nodes       *resource
-	namespaces  *resource
-	resources   map[string]*resource
+	opts  Options
+	log   *slog.Logger
+	store *registry.Store
+	// api serves the generic verbs on the store.
+	api         *registry.API
 	requestInfo *request.RequestInfoFactory
 	kubelet     http.RoundTripper
 	// kubeletScheme is https when the kubelets are reached over TLS.
@@ -98,14 +102,17 @@ type Server struct {
 	handler    http.Handler
 	// kick wakes the scheduler and the namespace controller.
 	kick chan struct{}
-	// stopCtx ends with the server: watches return and hijacked
-	// connections close.
+	// stopCtx ends with the server: watches return.
 	stopCtx context.Context
 	stop    context.CancelFunc
-	// bookmarkInterval is how often watches that allow bookmarks get one.
-	bookmarkInterval time.Duration
-	// sessions counts the streaming sessions being proxied.
-	sessions *sessionLimit
+	// conns has the hijacked connections, which close when the server
+	// stops.
+	conns httpserver.Conns
+	// sessions bounds the streaming sessions being proxied. kube-apiserver
+	// has no such bound: --max-requests-inflight leaves out long-running
+	// requests, these among them. Each session holds two connections and,
+	// translated, a WebSocket server and an SPDY client.
+	sessions *httpserver.SessionLimit
 }
 
 // New builds a server and loads its objects from opts.DataDir.
@@ -126,40 +133,20 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:        opts,
 		log:         opts.Logger,
-		pods:        newPodResource(),
-		nodes:       newNodeResource(),
-		namespaces:  newNamespaceResource(),
 		requestInfo: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
 		kick:        make(chan struct{}, 1),
-
-		bookmarkInterval: time.Minute,
-		sessions:         &sessionLimit{max: int64(opts.MaxStreamingSessions)},
+		sessions:    &httpserver.SessionLimit{Who: "the apiserver", Max: int64(opts.MaxStreamingSessions)},
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	if err := s.setUpSecurity(); err != nil {
 		return nil, err
 	}
-	all := []*resource{s.namespaces, s.nodes, s.pods}
-	s.resources = map[string]*resource{}
-	for _, r := range all {
-		s.resources[r.gr.Resource] = r
-	}
-	var snap *snapshotFile
-	if opts.DataDir != "" {
-		var err error
-		if snap, err = newSnapshotFile(opts.DataDir); err != nil {
-			return nil, err
-		}
-	}
-	st, err := newStore(all, snap)
+	st, err := registry.Open(opts.DataDir, s.kickControllers)
 	if err != nil {
 		return nil, err
 	}
-	st.changed = func(event) { s.kickControllers() }
 	s.store = st
-	if err := s.ensureSystemNamespaces(); err != nil {
-		return nil, err
-	}
+	s.api = &registry.API{Store: st, BookmarkInterval: time.Minute, Stop: s.stopCtx.Done()}
 	s.handler = s.buildHandlerChain(s.routes())
 	return s, nil
 }
@@ -211,7 +198,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 	}
+	// Watches end and hijacked streams close at once; Shutdown gives the
+	// other requests shutdownGrace.
 	s.stop()
+	s.conns.CloseConns()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
@@ -225,66 +215,4 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return nil
 	}
 	return err
-}
-
-// routes is the server's mux: health, profiling, version, and the API.
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("X-Content-Type-Options", "nosniff")
-			fmt.Fprint(w, "ok")
-		})
-	}
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/", s.serveAPI)
-	return mux
-}
-
-// buildHandlerChain wraps the API in the filters of kube-apiserver's
-// DefaultBuildHandlerChain (k8s.io/apiserver/pkg/server/config.go) that
-// this server has, listed from the outermost, which a request meets first.
-func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
-	filters := []func(http.Handler) http.Handler{
-		withPanicRecovery,
-		func(h http.Handler) http.Handler { return s.withRequestLog(h) },
-		func(h http.Handler) http.Handler { return withRequestInfo(h, s.requestInfo) },
-		s.withAuthentication,
-		s.withAuthorization,
-	}
-	h := api
-	for i := len(filters) - 1; i >= 0; i-- {
-		h = filters[i](h)
-	}
-	return h
-}
-
-// kickControllers wakes the scheduler and namespace controller.
-func (s *Server) kickControllers() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// runControllers runs the scheduler and the namespace controller on every
-// change, and every second for pods that could not be scheduled.
-func (s *Server) runControllers(ctx context.Context) {
-	retry := time.NewTicker(time.Second)
-	defer retry.Stop()
-	for {
-		s.schedulePending()
-		s.finalizeNamespaces()
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.kick:
-		case <-retry.C:
-		}
-	}
 }

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // TestInformerFieldSelector runs a client-go pod informer as the kubelet
@@ -189,7 +191,7 @@ func next(t *testing.T, events <-chan map[string]any) (string, string, string, m
 
 // TestWatch covers where a watch starts and how it ends.
 func TestWatch(t *testing.T) {
-	ts := startServer(t, Options{}, func(s *Server) { s.bookmarkInterval = 100 * time.Millisecond })
+	ts := startServer(t, Options{}, func(s *Server) { s.api.BookmarkInterval = 100 * time.Millisecond })
 	ctx := context.Background()
 	ns := ts.client.CoreV1().Namespaces()
 	mk := func(name string) string {
@@ -209,14 +211,14 @@ func TestWatch(t *testing.T) {
 		}
 		typ, _, rv, obj := next(t, events)
 		annotations := obj["metadata"].(map[string]any)["annotations"]
-		if typ != "BOOKMARK" || rv != strconv.FormatUint(ts.store.resourceVersion(), 10) || fmt.Sprint(annotations) != "map[k8s.io/initial-events-end:true]" || obj["kind"] != "Namespace" {
+		if typ != "BOOKMARK" || rv != strconv.FormatUint(ts.store.ResourceVersion(), 10) || fmt.Sprint(annotations) != "map[k8s.io/initial-events-end:true]" || obj["kind"] != "Namespace" {
 			t.Errorf("second event %s rv %s annotations %v kind %v", typ, rv, annotations, obj["kind"])
 		}
 		// Progress bookmarks follow as other objects change.
 		ts.createNode(t, "unrelated", "")
 		for {
 			typ, _, rv, _ := next(t, events)
-			if typ == "BOOKMARK" && rv == strconv.FormatUint(ts.store.resourceVersion(), 10) {
+			if typ == "BOOKMARK" && rv == strconv.FormatUint(ts.store.ResourceVersion(), 10) {
 				break
 			}
 			if typ != "BOOKMARK" {
@@ -244,7 +246,7 @@ func TestWatch(t *testing.T) {
 	})
 
 	t.Run("selector exit is DELETED", func(t *testing.T) {
-		events, stop := watchEvents(t, ts, "/api/v1/namespaces?watch=true&labelSelector=test%3Dwatch&resourceVersion="+strconv.FormatUint(ts.store.resourceVersion(), 10), nil)
+		events, stop := watchEvents(t, ts, "/api/v1/namespaces?watch=true&labelSelector=test%3Dwatch&resourceVersion="+strconv.FormatUint(ts.store.ResourceVersion(), 10), nil)
 		defer stop()
 		w1, err := ns.Get(ctx, "w1", metav1.GetOptions{})
 		if err != nil {
@@ -260,7 +262,7 @@ func TestWatch(t *testing.T) {
 	})
 
 	t.Run("timeout", func(t *testing.T) {
-		events, stop := watchEvents(t, ts, "/api/v1/nodes?watch=true&timeoutSeconds=1&resourceVersion="+strconv.FormatUint(ts.store.resourceVersion(), 10), nil)
+		events, stop := watchEvents(t, ts, "/api/v1/nodes?watch=true&timeoutSeconds=1&resourceVersion="+strconv.FormatUint(ts.store.ResourceVersion(), 10), nil)
 		defer stop()
 		start := time.Now()
 		if typ, _, _, _ := next(t, events); typ != "" || time.Since(start) > 5*time.Second {
@@ -269,7 +271,7 @@ func TestWatch(t *testing.T) {
 	})
 
 	t.Run("too old", func(t *testing.T) {
-		for i := 0; i <= historySize; i++ {
+		for i := 0; i <= registry.HistorySize; i++ {
 			w1, err := ns.Get(ctx, "w1", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -282,7 +284,7 @@ func TestWatch(t *testing.T) {
 		events, stop := watchEvents(t, ts, "/api/v1/namespaces?watch=true&resourceVersion="+first, nil)
 		defer stop()
 		typ, _, _, obj := next(t, events)
-		want := fmt.Sprintf("too old resource version: %s (%d)", first, ts.store.resourceVersion()-historySize)
+		want := fmt.Sprintf("too old resource version: %s (%d)", first, ts.store.ResourceVersion()-registry.HistorySize)
 		if typ != "ERROR" || obj["code"] != float64(410) || obj["reason"] != "Expired" || obj["message"] != want {
 			t.Errorf("event %s %v, want ERROR 410 Expired %q", typ, obj, want)
 		}

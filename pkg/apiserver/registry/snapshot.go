@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ func newSnapshotFile(dir string) (*snapshotFile, error) {
 
 // load fills objects from the file and returns its resource version; a
 // missing file is an empty store.
-func (f *snapshotFile) load(resources []*resource, objects map[*resource]map[string]object) (uint64, error) {
+func (f *snapshotFile) load(resources []*Resource, objects map[*Resource]map[string]Object) (uint64, error) {
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -58,7 +58,7 @@ func (f *snapshotFile) load(resources []*resource, objects map[*resource]map[str
 }
 
 // save writes every object, in key order so that the file is stable.
-func (f *snapshotFile) save(rv uint64, resources []*resource, objects map[*resource]map[string]object) error {
+func (f *snapshotFile) save(rv uint64, resources []*Resource, objects map[*Resource]map[string]Object) error {
 	snap := snapshot{ResourceVersion: rv, Objects: map[string][]json.RawMessage{}}
 	for _, res := range resources {
 		keys := make([]string, 0, len(objects[res]))

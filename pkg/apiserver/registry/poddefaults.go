@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ import (
 // SetDefaults_Pod, SetDefaults_PodSpec, SetDefaults_Container and the
 // generated declarative ones (pkg/apis/core/v1/defaults.go and
 // zz_generated.defaults.go), for the fields this server's users meet.
-func defaultPod(obj object) {
+func defaultPod(obj Object) {
 	pod := obj.(*corev1.Pod)
 	spec := &pod.Spec
 	if spec.DNSPolicy == "" {

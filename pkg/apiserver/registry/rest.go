@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 const generateNameAttempts = 8
 
 // createObject stores a new object of res in namespace ns.
-func (s *Server) createObject(res *resource, ns string, obj object) (object, error) {
+func (s *Store) Create(res *Resource, ns string, obj Object) (Object, error) {
 	if res.namespaced {
 		if obj.GetNamespace() == "" {
 			obj.SetNamespace(ns)
@@ -50,7 +50,7 @@ func (s *Server) createObject(res *resource, ns string, obj object) (object, err
 		if errs := res.strategy.validate(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.gvk().GroupKind(), obj.GetName(), errs)
 		}
-		created, err := s.store.create(res, obj)
+		created, err := s.insert(res, obj)
 		if generated && apierrors.IsAlreadyExists(err) && attempt < generateNameAttempts {
 			continue
 		}
@@ -63,9 +63,9 @@ func (s *Server) createObject(res *resource, ns string, obj object) (object, err
 // for an update, the patched object for a patch. A resource version in the
 // new object must be the current one (optimistic concurrency); none means
 // an unconditional update.
-func (s *Server) updateObject(res *resource, st strategy, ns, name string, next func(cur object) (object, error)) (object, error) {
-	obj, _, err := s.store.update(res, ns, name, func(cur object) (object, error) {
-		obj, err := next(cur.DeepCopyObject().(object))
+func (s *Store) Update(res *Resource, st strategy, ns, name string, next func(cur Object) (Object, error)) (Object, error) {
+	obj, _, err := s.GuaranteedUpdate(res, ns, name, func(cur Object) (Object, error) {
+		obj, err := next(cur.DeepCopyObject().(Object))
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +103,7 @@ const optimisticLockErrorMsg = "the object has been modified; please apply your 
 
 // beforeUpdate carries over what no update may change: the strategy's
 // fields, the UID, creation and deletion metadata and the generation.
-func beforeUpdate(st strategy, obj, old object) {
+func beforeUpdate(st strategy, obj, old Object) {
 	obj.SetGeneration(old.GetGeneration())
 	st.prepareForUpdate(obj, old)
 	if obj.GetUID() == "" {

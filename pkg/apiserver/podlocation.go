@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/execlab/execlab/pkg/apiserver/registry"
 )
 
 // Reaching a pod's kubelet and naming the stream on it, as
@@ -41,7 +43,7 @@ func newKubeletTransport(tlsConfig *tls.Config) http.RoundTripper {
 
 // kubeletURL is the base URL of the kubelet of node nodeName.
 func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
-	obj, err := s.store.get(s.nodes, "", nodeName)
+	obj, err := s.store.Get(registry.Nodes, "", nodeName)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +75,7 @@ func preferredAddress(node *corev1.Node) (string, bool) {
 // pod has one only) and returns the pod's kubelet URL and the container.
 // container is ignored when validate is false (port-forward).
 func (s *Server) podLocation(ns, name, container string, validate bool) (*url.URL, *corev1.Pod, string, error) {
-	obj, err := s.store.get(s.pods, ns, name)
+	obj, err := s.store.Get(registry.Pods, ns, name)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"fmt"
@@ -13,9 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Namespaces, after pkg/registry/core/namespace (strategy.go, storage.go),
-// the NamespaceLifecycle admission plugin and, much reduced, the namespace
-// controller.
+// Namespaces, after pkg/registry/core/namespace (strategy.go,
+// storage/storage.go) and the NamespaceLifecycle admission plugin
+// (k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle). Admission
+// lives here, not in a chain of plugins: Create is the one place that
+// needs it. The namespace controller, which empties and removes a
+// terminating namespace, is the apiserver's (controllers.go).
 
 // systemNamespaces exist from the start.
 var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
@@ -23,25 +26,21 @@ var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem,
 // immortalNamespaces may not be deleted (NamespaceLifecycle's default).
 var immortalNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic}
 
-func newNamespaceResource() *resource {
-	return &resource{
+func newNamespaceResource() *Resource {
+	return &Resource{
 		gr:         corev1.Resource("namespaces"),
 		kind:       "Namespace",
 		singular:   "namespace",
 		shortNames: []string{"ns"},
 		verbs:      []string{"create", "delete", "get", "list", "patch", "update", "watch"},
-		newObject:  func() object { return &corev1.Namespace{} },
-		newList: func(items []object) runtime.Object {
-			list := &corev1.NamespaceList{Items: make([]corev1.Namespace, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Namespace)
-			}
-			return list
+		newObject:  func() Object { return &corev1.Namespace{} },
+		newList: func(items []Object) runtime.Object {
+			return &corev1.NamespaceList{Items: itemsOf[corev1.Namespace](items)}
 		},
 		defaults: defaultNamespace,
 		strategy: namespaceStrategy{},
 		status:   namespaceStatusStrategy{},
-		fields: func(obj object) fields.Set {
+		fields: func(obj Object) fields.Set {
 			set := objectMetaFields(obj, false)
 			set["status.phase"] = string(obj.(*corev1.Namespace).Status.Phase)
 			return set
@@ -51,7 +50,7 @@ func newNamespaceResource() *resource {
 }
 
 // defaultNamespace is SetDefaults_Namespace and SetDefaults_NamespaceStatus.
-func defaultNamespace(obj object) {
+func defaultNamespace(obj Object) {
 	ns := obj.(*corev1.Namespace)
 	if ns.Name != "" {
 		if ns.Labels == nil {
@@ -68,7 +67,7 @@ type namespaceStrategy struct{}
 
 // prepareForCreate makes the namespace Active and gives it the kubernetes
 // finalizer, which the namespace controller removes once it is empty.
-func (namespaceStrategy) prepareForCreate(obj object) {
+func (namespaceStrategy) prepareForCreate(obj Object) {
 	ns := obj.(*corev1.Namespace)
 	ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
 	for _, f := range ns.Spec.Finalizers {
@@ -79,38 +78,37 @@ func (namespaceStrategy) prepareForCreate(obj object) {
 	ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
 }
 
-func (namespaceStrategy) validate(obj object) field.ErrorList {
+func (namespaceStrategy) validate(obj Object) field.ErrorList {
 	ns := obj.(*corev1.Namespace)
 	return apivalidation.ValidateObjectMeta(&ns.ObjectMeta, false, apivalidation.NameIsDNSLabel, field.NewPath("metadata"))
 }
 
-func (namespaceStrategy) prepareForUpdate(obj, old object) {
+func (namespaceStrategy) prepareForUpdate(obj, old Object) {
 	ns, prev := obj.(*corev1.Namespace), old.(*corev1.Namespace)
 	ns.Spec.Finalizers = prev.Spec.Finalizers
 	ns.Status = prev.Status
 	defaultNamespace(ns)
 }
 
-func (namespaceStrategy) validateUpdate(obj, old object) field.ErrorList {
-	ns, prev := obj.(*corev1.Namespace), old.(*corev1.Namespace)
-	return apivalidation.ValidateObjectMetaUpdate(&ns.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+func (namespaceStrategy) validateUpdate(obj, old Object) field.ErrorList {
+	return validateMetaUpdate(obj, old)
 }
 
 type namespaceStatusStrategy struct{ namespaceStrategy }
 
-func (namespaceStatusStrategy) prepareForUpdate(obj, old object) {
+func (namespaceStatusStrategy) prepareForUpdate(obj, old Object) {
 	obj.(*corev1.Namespace).Spec = old.(*corev1.Namespace).Spec
 }
 
 // ensureSystemNamespaces creates the namespaces every cluster has.
-func (s *Server) ensureSystemNamespaces() error {
+func (s *Store) ensureSystemNamespaces() error {
 	for _, name := range systemNamespaces {
-		if _, err := s.store.get(s.namespaces, "", name); err == nil {
+		if _, err := s.Get(Namespaces, "", name); err == nil {
 			continue
 		}
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		defaultNamespace(ns)
-		if _, err := s.createObject(s.namespaces, "", ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := s.Create(Namespaces, "", ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", name, err)
 		}
 	}
@@ -119,10 +117,10 @@ func (s *Server) ensureSystemNamespaces() error {
 
 // admitNamespaced is NamespaceLifecycle for creates: the namespace must
 // exist and not be terminating.
-func (s *Server) admitNamespaced(res *resource, ns, name string) error {
-	obj, err := s.store.get(s.namespaces, "", ns)
+func (s *Store) admitNamespaced(res *Resource, ns, name string) error {
+	obj, err := s.Get(Namespaces, "", ns)
 	if err != nil {
-		return apierrors.NewNotFound(s.namespaces.gr, ns)
+		return apierrors.NewNotFound(Namespaces.gr, ns)
 	}
 	if obj.(*corev1.Namespace).Status.Phase != corev1.NamespaceTerminating {
 		return nil
@@ -137,16 +135,17 @@ func (s *Server) admitNamespaced(res *resource, ns, name string) error {
 }
 
 // deleteNamespace starts a namespace's termination: it turns Terminating
-// with a deletion timestamp and the namespace controller takes it from
-// there. The system namespaces may not be deleted.
-func (s *Server) deleteNamespace(name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+// with a deletion timestamp and the namespace controller, woken even when
+// nothing changed, takes it from there. The system namespaces may not be
+// deleted.
+func (s *Store) deleteNamespace(name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	for _, sys := range immortalNamespaces {
 		if name == sys {
-			return nil, false, apierrors.NewForbidden(s.namespaces.gr, name, fmt.Errorf("this namespace may not be deleted"))
+			return nil, false, apierrors.NewForbidden(Namespaces.gr, name, fmt.Errorf("this namespace may not be deleted"))
 		}
 	}
-	obj, _, err := s.store.update(s.namespaces, "", name, func(cur object) (object, error) {
-		if err := checkPreconditions(s.namespaces, cur, opts.Preconditions); err != nil {
+	obj, _, err := s.GuaranteedUpdate(Namespaces, "", name, func(cur Object) (Object, error) {
+		if err := checkPreconditions(Namespaces, cur, opts.Preconditions); err != nil {
 			return nil, err
 		}
 		ns := cur.(*corev1.Namespace)
@@ -160,29 +159,6 @@ func (s *Server) deleteNamespace(name string, opts *metav1.DeleteOptions) (runti
 	if err != nil {
 		return nil, false, err
 	}
-	s.kickControllers()
+	s.notify()
 	return obj, false, nil
-}
-
-// finalizeNamespaces is the namespace controller: it deletes the pods of
-// terminating namespaces, as DELETE with default options would, and
-// removes a namespace once nothing is left in it.
-func (s *Server) finalizeNamespaces() {
-	terminating, _ := s.store.list(s.namespaces, "", func(o object) bool { return o.GetDeletionTimestamp() != nil })
-	for _, ns := range terminating {
-		pods, _ := s.store.list(s.pods, ns.GetName(), nil)
-		for _, pod := range pods {
-			if pod.GetDeletionTimestamp() == nil {
-				if _, _, err := s.deleteObject(s.pods, pod.GetNamespace(), pod.GetName(), &metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-					s.log.Warn("delete pod of terminating namespace", "namespace", ns.GetName(), "pod", pod.GetName(), "err", err)
-				}
-			}
-		}
-		if len(pods) > 0 {
-			continue
-		}
-		if _, err := s.store.remove(s.namespaces, "", ns.GetName(), nil); err != nil && !apierrors.IsNotFound(err) {
-			s.log.Warn("remove terminated namespace", "namespace", ns.GetName(), "err", err)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -13,24 +13,26 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 )
 
-// scheme knows the core/v1 types this server stores and the meta.k8s.io
-// types it answers with (Table, PartialObjectMetadata).
-var scheme = newScheme()
+// The scheme and codecs, as pkg/api/legacyscheme holds them upstream.
 
-// codecs is the server's only answer format: JSON, as kube-apiserver's
+// Scheme knows the core/v1 types this server stores and the meta.k8s.io
+// types it answers with (Table, PartialObjectMetadata).
+var Scheme = newScheme()
+
+// Codecs is the server's only answer format: JSON, as kube-apiserver's
 // CodecFactory offers it (plain, pretty and strict variants, watch framing),
 // without YAML, protobuf or CBOR. A client that accepts protobuf and JSON
 // gets JSON; one that accepts only protobuf gets 406.
-var codecs = negotiatedCodecs{newJSONSerializerInfo(scheme)}
+var Codecs = negotiatedCodecs{newJSONSerializerInfo(Scheme)}
 
-// inputCodecs also read protobuf request bodies, which kubectl sends for
+// InputCodecs also read protobuf request bodies, which kubectl sends for
 // its typed commands (kubectl create namespace, for one); any other body
 // type gets 415.
-var inputCodecs = negotiatedCodecs{newJSONSerializerInfo(scheme), newProtobufSerializerInfo(scheme)}
+var InputCodecs = negotiatedCodecs{newJSONSerializerInfo(Scheme), newProtobufSerializerInfo(Scheme)}
 
-// parameterCodec decodes the query options of the core/v1 subresources
+// ParameterCodec decodes the query options of the core/v1 subresources
 // (PodExecOptions and friends) with the conversions in conversion.go.
-var parameterCodec = runtime.NewParameterCodec(scheme)
+var ParameterCodec = runtime.NewParameterCodec(Scheme)
 
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -83,11 +85,11 @@ type negotiatedCodecs []runtime.SerializerInfo
 func (c negotiatedCodecs) SupportedMediaTypes() []runtime.SerializerInfo { return c }
 
 func (c negotiatedCodecs) EncoderForVersion(e runtime.Encoder, gv runtime.GroupVersioner) runtime.Encoder {
-	return versioning.NewDefaultingCodecForScheme(scheme, e, nil, gv, nil)
+	return versioning.NewDefaultingCodecForScheme(Scheme, e, nil, gv, nil)
 }
 
 func (c negotiatedCodecs) DecoderToVersion(d runtime.Decoder, gv runtime.GroupVersioner) runtime.Decoder {
-	return versioning.NewDefaultingCodecForScheme(scheme, nil, d, nil, gv)
+	return versioning.NewDefaultingCodecForScheme(Scheme, nil, d, nil, gv)
 }
 
 // jsonInfo is the JSON serializer set.
@@ -95,5 +97,5 @@ func (c negotiatedCodecs) jsonInfo() runtime.SerializerInfo { return c[0] }
 
 // encoderFor returns an encoder that writes objects of gv.
 func encoderFor(s runtime.Serializer, gv schema.GroupVersion) runtime.Encoder {
-	return codecs.EncoderForVersion(s, gv)
+	return Codecs.EncoderForVersion(s, gv)
 }

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"bytes"
@@ -38,9 +38,9 @@ func checkPatchType(contentType string) (types.PatchType, error) {
 
 // applyPatch patches cur, encoded as the client sees it, and returns the
 // patched JSON; the caller decodes it like a request body.
-func applyPatch(res *resource, patchType types.PatchType, cur object, patch []byte) ([]byte, error) {
+func applyPatch(res *Resource, patchType types.PatchType, cur Object, patch []byte) ([]byte, error) {
 	var current bytes.Buffer
-	if err := encoderFor(codecs.jsonInfo().Serializer, corev1.SchemeGroupVersion).Encode(cur, &current); err != nil {
+	if err := encoderFor(Codecs.jsonInfo().Serializer, corev1.SchemeGroupVersion).Encode(cur, &current); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	switch patchType {

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"crypto/sha512"
@@ -115,18 +115,12 @@ func serveOpenAPIv2(w http.ResponseWriter, r *http.Request) {
 		}
 		switch clause.SubType {
 		case "json", "*":
-			serveDocument(w, "application/json", openAPI.v2JSON)
+			writeBody(w, "application/json", openAPI.v2JSON)
 			return
 		case openAPISubTypeProtobufDeprecated, openAPISubTypeProtobuf:
-			serveDocument(w, "application/"+openAPISubTypeProtobuf, openAPI.v2Protobuf)
+			writeBody(w, "application/"+openAPISubTypeProtobuf, openAPI.v2Protobuf)
 			return
 		}
 	}
 	w.WriteHeader(http.StatusNotAcceptable)
-}
-
-func serveDocument(w http.ResponseWriter, contentType string, body []byte) {
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
 }

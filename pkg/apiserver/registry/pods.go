@@ -1,10 +1,9 @@
-package apiserver
+package registry
 
 import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,23 +12,17 @@ import (
 
 // Pods, after pkg/registry/core/pod/strategy.go and storage/storage.go.
 
-func newPodResource() *resource {
-	return &resource{
-		gr:         corev1.Resource("pods"),
-		kind:       "Pod",
-		singular:   "pod",
-		namespaced: true,
-		shortNames: []string{"po"},
-		categories: []string{"all"},
-		verbs:      []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
-		newObject:  func() object { return &corev1.Pod{} },
-		newList: func(items []object) runtime.Object {
-			list := &corev1.PodList{Items: make([]corev1.Pod, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Pod)
-			}
-			return list
-		},
+func newPodResource() *Resource {
+	return &Resource{
+		gr:             corev1.Resource("pods"),
+		kind:           "Pod",
+		singular:       "pod",
+		namespaced:     true,
+		shortNames:     []string{"po"},
+		categories:     []string{"all"},
+		verbs:          []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
+		newObject:      func() Object { return &corev1.Pod{} },
+		newList:        func(items []Object) runtime.Object { return &corev1.PodList{Items: itemsOf[corev1.Pod](items)} },
 		defaults:       defaultPod,
 		strategy:       podStrategy{},
 		status:         podStatusStrategy{},
@@ -44,20 +37,20 @@ type podStrategy struct{}
 
 // prepareForCreate starts every pod Pending with its QoS class; the
 // scheduler and kubelet write the rest of the status.
-func (podStrategy) prepareForCreate(obj object) {
+func (podStrategy) prepareForCreate(obj Object) {
 	pod := obj.(*corev1.Pod)
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOSClass(pod)}
 }
 
-func (podStrategy) validate(obj object) field.ErrorList {
+func (podStrategy) validate(obj Object) field.ErrorList {
 	return validatePod(obj.(*corev1.Pod))
 }
 
-func (podStrategy) prepareForUpdate(obj, old object) {
+func (podStrategy) prepareForUpdate(obj, old Object) {
 	obj.(*corev1.Pod).Status = old.(*corev1.Pod).Status
 }
 
-func (podStrategy) validateUpdate(obj, old object) field.ErrorList {
+func (podStrategy) validateUpdate(obj, old Object) field.ErrorList {
 	return validatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 }
 
@@ -65,7 +58,7 @@ func (podStrategy) validateUpdate(obj, old object) field.ErrorList {
 // which may not touch the spec, deletion or owners.
 type podStatusStrategy struct{ podStrategy }
 
-func (podStatusStrategy) prepareForUpdate(obj, old object) {
+func (podStatusStrategy) prepareForUpdate(obj, old Object) {
 	pod, prev := obj.(*corev1.Pod), old.(*corev1.Pod)
 	pod.Spec = prev.Spec
 	pod.DeletionTimestamp = nil
@@ -75,14 +68,13 @@ func (podStatusStrategy) prepareForUpdate(obj, old object) {
 	}
 }
 
-func (podStatusStrategy) validateUpdate(obj, old object) field.ErrorList {
-	pod, prev := obj.(*corev1.Pod), old.(*corev1.Pod)
-	return apivalidation.ValidateObjectMetaUpdate(&pod.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+func (podStatusStrategy) validateUpdate(obj, old Object) field.ErrorList {
+	return validateMetaUpdate(obj, old)
 }
 
 // podGracefulDelete is CheckGracefulDelete: the grace period asked for, else
 // the pod's own; none for a pod no node runs or one already finished.
-func podGracefulDelete(obj object, opts *metav1.DeleteOptions) bool {
+func podGracefulDelete(obj Object, opts *metav1.DeleteOptions) bool {
 	pod := obj.(*corev1.Pod)
 	var period int64
 	switch {
@@ -102,7 +94,7 @@ func podGracefulDelete(obj object, opts *metav1.DeleteOptions) bool {
 }
 
 // podFields are the pod fields a field selector may name (ToSelectableFields).
-func podFields(obj object) fields.Set {
+func podFields(obj Object) fields.Set {
 	pod := obj.(*corev1.Pod)
 	set := objectMetaFields(pod, true)
 	set["spec.nodeName"] = pod.Spec.NodeName

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 )
 
 // Watches, served as kube-apiserver does (handlers/watch.go and the
@@ -29,31 +30,31 @@ const minRequestTimeout = 30 * time.Minute
 type watchStream struct {
 	w        http.ResponseWriter
 	r        *http.Request
-	res      *resource
+	res      *Resource
 	out      output
 	flusher  http.Flusher
 	rv       uint64
 	noHeader bool
 }
 
-func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resource, ns string, opts *metainternalversion.ListOptions, pred predicate) {
+func (a *API) serveWatch(w http.ResponseWriter, r *http.Request, res *Resource, ns string, opts *metainternalversion.ListOptions, pred predicate) {
 	out, err := negotiateOutput(r, res)
 	if err != nil {
-		writeError(w, r, err)
+		WriteError(w, r, err)
 		return
 	}
 	if out.info.StreamSerializer == nil {
-		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("no stream framing support is available for media type %q", out.info.MediaType)))
+		WriteError(w, r, apierrors.NewBadRequest(fmt.Sprintf("no stream framing support is available for media type %q", out.info.MediaType)))
 		return
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, r, apierrors.NewInternalError(fmt.Errorf("unable to start watch - can't get http.Flusher: %T", w)))
+		WriteError(w, r, apierrors.NewInternalError(fmt.Errorf("unable to start watch - can't get http.Flusher: %T", w)))
 		return
 	}
 	if opts.ResourceVersion != "" {
 		if _, err := strconv.ParseUint(opts.ResourceVersion, 10, 64); err != nil {
-			writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err)))
+			WriteError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err)))
 			return
 		}
 	}
@@ -70,15 +71,15 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	flusher.Flush()
 
 	initialEvents := opts.SendInitialEvents != nil && *opts.SendInitialEvents
-	watcher, initial, startRV, err := s.store.watch(watchRequest{res: res, ns: ns, pred: pred, resourceVersion: opts.ResourceVersion, initialEvents: initialEvents})
+	watcher, initial, startRV, err := a.Store.watch(watchRequest{res: res, ns: ns, pred: pred, resourceVersion: opts.ResourceVersion, initialEvents: initialEvents})
 	if err != nil {
 		// Past authorization and a valid resource version, upstream reports
 		// an expired or future resource version as an ERROR event.
-		ws.send(watch.Error, errorToStatus(err))
+		ws.send(watch.Error, responsewriters.ErrorToAPIStatus(err))
 		flusher.Flush()
 		return
 	}
-	defer s.store.stopWatch(watcher)
+	defer a.Store.stopWatch(watcher)
 
 	for _, ev := range initial {
 		if ws.send(ev.typ, ev.obj) != nil {
@@ -97,7 +98,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	var bookmarks <-chan time.Time
 	var bookmarkTimer *time.Timer
 	if opts.AllowWatchBookmarks {
-		bookmarkTimer = time.NewTimer(s.nextBookmark(deadline))
+		bookmarkTimer = time.NewTimer(a.nextBookmark(deadline))
 		defer bookmarkTimer.Stop()
 		bookmarks = bookmarkTimer.C
 	}
@@ -105,7 +106,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 		select {
 		case <-r.Context().Done():
 			return
-		case <-s.stopCtx.Done():
+		case <-a.Stop:
 			return
 		case <-timer.C:
 			return
@@ -119,7 +120,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 				}
 				flusher.Flush()
 			}
-			bookmarkTimer.Reset(s.nextBookmark(deadline))
+			bookmarkTimer.Reset(a.nextBookmark(deadline))
 		case ev, ok := <-watcher.ch:
 			if !ok || ws.send(ev.typ, ev.obj) != nil {
 				return
@@ -133,8 +134,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 
 // nextBookmark is when the next bookmark is due: every bookmark interval,
 // and once just before the watch times out, as upstream's cacheWatcher.
-func (s *Server) nextBookmark(deadline time.Time) time.Duration {
-	next := s.bookmarkInterval
+func (a *API) nextBookmark(deadline time.Time) time.Duration {
+	next := a.BookmarkInterval
 	if untilEnd := time.Until(deadline) - 2*time.Second; untilEnd > 0 && untilEnd < next {
 		next = untilEnd
 	}
@@ -152,7 +153,7 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 		var err error
 		result, gv, err = transform(ws.r, ws.res, ws.out.convert, obj, ws.noHeader)
 		if err != nil {
-			result, gv, typ = errorToStatus(err), ws.res.gvk().GroupVersion(), watch.Error
+			result, gv, typ = responsewriters.ErrorToAPIStatus(err), ws.res.gvk().GroupVersion(), watch.Error
 		}
 		ws.noHeader = true
 	}
@@ -160,7 +161,7 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	if err := encoderFor(ws.out.info.StreamSerializer.Serializer, gv).Encode(result, &buf); err != nil {
 		return err
 	}
-	if o, ok := obj.(object); ok {
+	if o, ok := obj.(Object); ok {
 		if rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64); err == nil && rv > ws.rv {
 			ws.rv = rv
 		}

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"errors"
@@ -25,16 +25,16 @@ var errDeleteNow = errors.New("delete now")
 // deleteObject deletes ns/name of res and returns what DELETE answers: the
 // object (for pods, or while deletion is pending) or a Success Status, and
 // whether the object is gone.
-func (s *Server) deleteObject(res *resource, ns, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+func (s *Store) Delete(res *Resource, ns, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	if errs := metavalidation.ValidateDeleteOptions(opts); len(errs) > 0 {
 		return nil, false, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "DeleteOptions"}, "", errs)
 	}
-	if res == s.namespaces {
+	if res == Namespaces {
 		return s.deleteNamespace(name, opts)
 	}
 	var graceful, pending bool
 	var period int64
-	marked, deleted, err := s.store.update(res, ns, name, func(cur object) (object, error) {
+	marked, deleted, err := s.GuaranteedUpdate(res, ns, name, func(cur Object) (Object, error) {
 		o := *opts
 		var err error
 		graceful, pending, err = beforeDelete(res, cur, &o)
@@ -63,7 +63,7 @@ func (s *Server) deleteObject(res *resource, ns, name string, opts *metav1.Delet
 		return marked, false, nil
 	}
 	// A graceful delete with no grace left: marked, now removed.
-	gone, err := s.store.remove(res, ns, name, func(cur object) error {
+	gone, err := s.Remove(res, ns, name, func(cur Object) error {
 		if cur.GetUID() != marked.GetUID() {
 			return apierrors.NewNotFound(res.gr, name)
 		}
@@ -76,7 +76,7 @@ func (s *Server) deleteObject(res *resource, ns, name string, opts *metav1.Delet
 }
 
 // deleted is the answer for a removed object (finalizeDelete upstream).
-func (s *Server) deleted(res *resource, obj object) runtime.Object {
+func (s *Store) deleted(res *Resource, obj Object) runtime.Object {
 	if res.returnDeleted {
 		return obj
 	}
@@ -92,7 +92,7 @@ func (s *Server) deleted(res *resource, obj object) runtime.Object {
 // a resource with graceful deletion, marks obj (which it may change) with
 // the deletion timestamp and grace period. graceful means obj must be
 // written; pending means a deletion already under way is left as it is.
-func beforeDelete(res *resource, obj object, opts *metav1.DeleteOptions) (graceful, pending bool, err error) {
+func beforeDelete(res *Resource, obj Object, opts *metav1.DeleteOptions) (graceful, pending bool, err error) {
 	if err := checkPreconditions(res, obj, opts.Preconditions); err != nil {
 		return false, false, err
 	}
@@ -136,7 +136,7 @@ func beforeDelete(res *resource, obj object, opts *metav1.DeleteOptions) (gracef
 	return true, false, nil
 }
 
-func setDeletion(obj object, deadline time.Time, period int64) {
+func setDeletion(obj Object, deadline time.Time, period int64) {
 	ts := metav1.NewTime(deadline.Truncate(time.Second))
 	obj.SetDeletionTimestamp(&ts)
 	obj.SetDeletionGracePeriodSeconds(&period)
@@ -144,7 +144,7 @@ func setDeletion(obj object, deadline time.Time, period int64) {
 
 // markAsDeleting marks an object without graceful deletion that waits for
 // its finalizers.
-func markAsDeleting(obj object) {
+func markAsDeleting(obj Object) {
 	now := time.Now()
 	if ts := obj.GetDeletionTimestamp(); ts == nil || ts.After(now) {
 		setDeletion(obj, now, 0)
@@ -156,7 +156,7 @@ func markAsDeleting(obj object) {
 
 // checkPreconditions compares the UID and resource version a client
 // required with obj's.
-func checkPreconditions(res *resource, obj object, p *metav1.Preconditions) error {
+func checkPreconditions(res *Resource, obj Object, p *metav1.Preconditions) error {
 	if p == nil {
 		return nil
 	}
@@ -172,7 +172,7 @@ func checkPreconditions(res *resource, obj object, p *metav1.Preconditions) erro
 
 // shouldDeleteDuringUpdate reports an update that takes the last finalizer
 // off an object whose deletion waits only for it.
-func shouldDeleteDuringUpdate(obj, old object) bool {
+func shouldDeleteDuringUpdate(obj, old Object) bool {
 	if len(obj.GetFinalizers()) > 0 || old.GetDeletionTimestamp() == nil {
 		return false
 	}

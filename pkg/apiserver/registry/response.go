@@ -1,8 +1,7 @@
-package apiserver
+package registry
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,80 +16,75 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 )
 
-// errorToStatus turns any error into the Status kube-apiserver would answer
-// (responsewriters.ErrorToAPIStatus): API errors keep their code and reason,
-// anything else is a 500 with the error's text and no reason.
-func errorToStatus(err error) *metav1.Status {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		status := se.Status()
-		if status.Status == "" {
-			status.Status = metav1.StatusFailure
-		}
-		if status.Code == 0 {
-			status.Code = http.StatusInternalServerError
-			if status.Status == metav1.StatusSuccess {
-				status.Code = http.StatusOK
-			}
-		}
-		status.Kind, status.APIVersion = "Status", "v1"
-		return &status
-	}
-	return &metav1.Status{
-		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status:   metav1.StatusFailure,
-		Code:     http.StatusInternalServerError,
-		Reason:   metav1.StatusReasonUnknown,
-		Message:  err.Error(),
-	}
-}
-
-// writeError answers err as a Status with its code, in the media type the
+// WriteError answers err as a Status with its code, in the media type the
 // client accepts (JSON whatever it asked for, since that is all there is).
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := errorToStatus(err)
-	// A status that asks to retry later says when in Retry-After too, as
-	// responsewriters.ErrorNegotiated does.
+// A status that asks to retry later says when in Retry-After too, as
+// responsewriters.ErrorNegotiated does.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status := responsewriters.ErrorToAPIStatus(err)
 	if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(status.Details.RetryAfterSeconds)))
 	}
-	serializer := codecs.jsonInfo().Serializer
-	if _, info, err := negotiation.NegotiateOutputMediaType(r, codecs, restrictions{}); err == nil {
-		serializer = info.Serializer
+	serializer, err := negotiateSerializer(r)
+	if err != nil {
+		serializer = Codecs.jsonInfo().Serializer
 	}
 	writeEncoded(w, int(status.Code), status, serializer, corev1.SchemeGroupVersion)
 }
 
-// errNotFoundPath is the answer for a path this server does not serve.
-func errNotFoundPath() error {
-	return &apierrors.StatusError{ErrStatus: metav1.Status{
-		Status:  metav1.StatusFailure,
-		Code:    http.StatusNotFound,
-		Reason:  metav1.StatusReasonNotFound,
-		Details: &metav1.StatusDetails{},
-		Message: "the server could not find the requested resource",
-	}}
+// WriteNegotiated answers obj, as gv, in the media type the client
+// accepts, or 406.
+func WriteNegotiated(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object, gv schema.GroupVersion) {
+	serializer, err := negotiateSerializer(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeEncoded(w, code, obj, serializer, gv)
 }
 
-// errMethodNotAllowedPath is the answer for a method a non-resource path
+// negotiateSerializer picks the serializer of r's Accept header, for
+// answers that are never Tables or metadata.
+func negotiateSerializer(r *http.Request) (runtime.Serializer, error) {
+	_, info, err := negotiation.NegotiateOutputMediaType(r, Codecs, restrictions{})
+	return info.Serializer, err
+}
+
+// MethodNotAllowed answers a method a resource path does not serve.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, gr schema.GroupResource) {
+	WriteError(w, r, apierrors.NewMethodNotSupported(gr, r.Method))
+}
+
+// ErrNotFoundPath is the answer for a path this server does not serve.
+func ErrNotFoundPath() error {
+	return pathError(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+}
+
+// ErrMethodNotAllowedPath is the answer for a method a non-resource path
 // does not serve.
-func errMethodNotAllowedPath() error {
+func ErrMethodNotAllowedPath() error {
+	return pathError(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "the server does not allow this method on the requested resource")
+}
+
+// pathError is an error about a path rather than a resource: its Status
+// has empty details, as kube-apiserver answers for an unknown path.
+func pathError(code int32, reason metav1.StatusReason, message string) error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status:  metav1.StatusFailure,
-		Code:    http.StatusMethodNotAllowed,
-		Reason:  metav1.StatusReasonMethodNotAllowed,
+		Code:    code,
+		Reason:  reason,
 		Details: &metav1.StatusDetails{},
-		Message: "the server does not allow this method on the requested resource",
+		Message: message,
 	}}
 }
 
-// writeJSON encodes obj as gv with the plain JSON serializer. Status and
-// discovery documents are always written this way, as upstream's
-// WriteRawJSON does when negotiation is not possible.
-func writeJSON(w http.ResponseWriter, code int, obj runtime.Object, gv schema.GroupVersion) {
-	writeEncoded(w, code, obj, codecs.jsonInfo().Serializer, gv)
+// WriteJSON encodes obj as gv with the plain JSON serializer, whatever the
+// client accepts.
+func WriteJSON(w http.ResponseWriter, code int, obj runtime.Object, gv schema.GroupVersion) {
+	writeEncoded(w, code, obj, Codecs.jsonInfo().Serializer, gv)
 }
 
 func writeEncoded(w http.ResponseWriter, code int, obj runtime.Object, s runtime.Serializer, gv schema.GroupVersion) {
@@ -148,8 +142,8 @@ func (restrictions) AllowsStreamSchema(s string) bool { return s == "watch" }
 
 // negotiateOutput picks the serializer and transform for r's Accept header;
 // a client that accepts nothing this server writes gets a 406 error.
-func negotiateOutput(r *http.Request, res *resource) (output, error) {
-	mediaType, info, err := negotiation.NegotiateOutputMediaType(r, codecs, restrictions{table: res != nil && res.table != nil})
+func negotiateOutput(r *http.Request, res *Resource) (output, error) {
+	mediaType, info, err := negotiation.NegotiateOutputMediaType(r, Codecs, restrictions{table: res != nil && res.table != nil})
 	if err != nil {
 		return output{}, err
 	}
@@ -158,15 +152,15 @@ func negotiateOutput(r *http.Request, res *resource) (output, error) {
 
 // writeObject answers obj (an object or a list of res) with code in the
 // negotiated format, turning it into a Table or metadata on request.
-func writeObject(w http.ResponseWriter, r *http.Request, res *resource, code int, obj runtime.Object) {
+func writeObject(w http.ResponseWriter, r *http.Request, res *Resource, code int, obj runtime.Object) {
 	out, err := negotiateOutput(r, res)
 	if err != nil {
-		writeError(w, r, err)
+		WriteError(w, r, err)
 		return
 	}
 	result, gv, err := transform(r, res, out.convert, obj, false)
 	if err != nil {
-		writeError(w, r, err)
+		WriteError(w, r, err)
 		return
 	}
 	writeEncoded(w, code, result, out.info.Serializer, gv)
@@ -176,7 +170,7 @@ func writeObject(w http.ResponseWriter, r *http.Request, res *resource, code int
 // PartialObjectMetadata(List), and says which group version to encode it
 // as (handlers/response.go doTransformObject upstream). noHeaders leaves the
 // column definitions out, for watch events after the first.
-func transform(r *http.Request, res *resource, convert *schema.GroupVersionKind, obj runtime.Object, noHeaders bool) (runtime.Object, schema.GroupVersion, error) {
+func transform(r *http.Request, res *Resource, convert *schema.GroupVersionKind, obj runtime.Object, noHeaders bool) (runtime.Object, schema.GroupVersion, error) {
 	if _, ok := obj.(*metav1.Status); ok || convert == nil {
 		return obj, corev1.SchemeGroupVersion, nil
 	}
@@ -228,13 +222,13 @@ func notAcceptable(msg string) error {
 
 // listItems returns the items of a list, or obj alone, with the resource
 // version of the list or object.
-func listItems(obj runtime.Object) ([]object, string, bool, error) {
+func listItems(obj runtime.Object) ([]Object, string, bool, error) {
 	if !meta.IsListType(obj) {
-		o, ok := obj.(object)
+		o, ok := obj.(Object)
 		if !ok {
 			return nil, "", false, fmt.Errorf("%T has no object metadata", obj)
 		}
-		return []object{o}, o.GetResourceVersion(), false, nil
+		return []Object{o}, o.GetResourceVersion(), false, nil
 	}
 	list, err := meta.ListAccessor(obj)
 	if err != nil {
@@ -244,9 +238,9 @@ func listItems(obj runtime.Object) ([]object, string, bool, error) {
 	if err != nil {
 		return nil, "", true, err
 	}
-	items := make([]object, len(raw))
+	items := make([]Object, len(raw))
 	for i, item := range raw {
-		o, ok := item.(object)
+		o, ok := item.(Object)
 		if !ok {
 			return nil, "", true, fmt.Errorf("%T has no object metadata", item)
 		}
@@ -257,7 +251,7 @@ func listItems(obj runtime.Object) ([]object, string, bool, error) {
 
 // partialObjectMetadata is obj's metadata alone, of kind
 // PartialObjectMetadata in gv.
-func partialObjectMetadata(obj object, gv schema.GroupVersion) *metav1.PartialObjectMetadata {
+func partialObjectMetadata(obj Object, gv schema.GroupVersion) *metav1.PartialObjectMetadata {
 	partial := meta.AsPartialObjectMetadata(obj)
 	partial.SetGroupVersionKind(gv.WithKind("PartialObjectMetadata"))
 	return partial

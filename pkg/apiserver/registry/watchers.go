@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"fmt"
@@ -18,13 +18,13 @@ const watcherBuffer = 256
 // watchEvent is one event as a particular watcher sees it.
 type watchEvent struct {
 	typ watch.EventType
-	obj object
+	obj Object
 }
 
 // watcher receives the changes of one resource that match its namespace
 // and selector.
 type watcher struct {
-	res  *resource
+	res  *Resource
 	ns   string
 	pred predicate
 	ch   chan watchEvent
@@ -50,7 +50,7 @@ func (w *watcher) convert(ev event) (watchEvent, bool) {
 	case cur && old:
 		return watchEvent{watch.Modified, ev.obj}, true
 	case !cur && old:
-		gone := ev.prev.DeepCopyObject().(object)
+		gone := ev.prev.DeepCopyObject().(Object)
 		gone.SetResourceVersion(strconv.FormatUint(ev.rv, 10))
 		return watchEvent{watch.Deleted, gone}, true
 	}
@@ -58,7 +58,7 @@ func (w *watcher) convert(ev event) (watchEvent, bool) {
 }
 
 // deliverLocked offers ev to w; a watcher too far behind is closed.
-func (w *watcher) deliverLocked(s *store, ev event) {
+func (w *watcher) deliverLocked(s *Store, ev event) {
 	if we, ok := w.convert(ev); ok {
 		select {
 		case w.ch <- we:
@@ -72,7 +72,7 @@ func (w *watcher) deliverLocked(s *store, ev event) {
 
 // watchRequest says where a watch starts.
 type watchRequest struct {
-	res  *resource
+	res  *Resource
 	ns   string
 	pred predicate
 	// resourceVersion is the client's resourceVersion parameter.
@@ -86,7 +86,7 @@ type watchRequest struct {
 // before those arriving on its channel, and the resource version those
 // initial events bring the client to. Registration and the initial state
 // are taken under one lock, so nothing falls between them.
-func (s *store) watch(req watchRequest) (*watcher, []watchEvent, uint64, error) {
+func (s *Store) watch(req watchRequest) (*watcher, []watchEvent, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var from uint64
@@ -105,7 +105,7 @@ func (s *store) watch(req watchRequest) (*watcher, []watchEvent, uint64, error) 
 	var initial []watchEvent
 	switch {
 	case req.initialEvents:
-		for _, obj := range s.listLocked(req.res, req.ns, func(o object) bool { return req.pred.matches(req.res, o) }) {
+		for _, obj := range s.listLocked(req.res, req.ns, func(o Object) bool { return req.pred.matches(req.res, o) }) {
 			initial = append(initial, watchEvent{watch.Added, obj})
 		}
 	case from != 0:
@@ -126,13 +126,13 @@ func (s *store) watch(req watchRequest) (*watcher, []watchEvent, uint64, error) 
 }
 
 // stopWatch unregisters w and closes its channel; it is safe to call twice.
-func (s *store) stopWatch(w *watcher) {
+func (s *Store) stopWatch(w *watcher) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopWatchLocked(w)
 }
 
-func (s *store) stopWatchLocked(w *watcher) {
+func (s *Store) stopWatchLocked(w *watcher) {
 	if w.closed {
 		return
 	}

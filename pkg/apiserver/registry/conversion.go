@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"fmt"
@@ -41,67 +41,56 @@ func addQueryConversions(s *runtime.Scheme) error {
 	return nil
 }
 
-// queryBool sets *out from the first value of key, false when absent.
-func queryBool(in url.Values, key string, out *bool, s conversion.Scope) error {
+// queryParam sets *out from the values of key with convert, or to the
+// zero value when key is absent, as the generated conversions do.
+func queryParam[T any](in url.Values, key string, out *T, convert func(*[]string, *T, conversion.Scope) error, s conversion.Scope) error {
 	values, ok := in[key]
 	if !ok || len(values) == 0 {
-		*out = false
+		var zero T
+		*out = zero
 		return nil
 	}
-	return runtime.Convert_Slice_string_To_bool(&values, out, s)
+	return convert(&values, out, s)
 }
 
-// queryString sets *out from the first value of key, "" when absent.
-func queryString(in url.Values, key string, out *string, s conversion.Scope) error {
-	values, ok := in[key]
-	if !ok || len(values) == 0 {
-		*out = ""
-		return nil
-	}
-	return runtime.Convert_Slice_string_To_string(&values, out, s)
+// param is a query key and where its value goes.
+type param[T any] struct {
+	key string
+	out *T
 }
 
-// queryInt64 sets *out from the first value of key, nil when absent.
-func queryInt64(in url.Values, key string, out **int64, s conversion.Scope) error {
-	values, ok := in[key]
-	if !ok || len(values) == 0 {
-		*out = nil
-		return nil
-	}
-	return runtime.Convert_Slice_string_To_Pointer_int64(&values, out, s)
-}
-
-func convertURLValuesToPodExecOptions(in *url.Values, out *corev1.PodExecOptions, s conversion.Scope) error {
-	q := *in
-	for _, f := range []struct {
-		key string
-		out *bool
-	}{{"stdin", &out.Stdin}, {"stdout", &out.Stdout}, {"stderr", &out.Stderr}, {"tty", &out.TTY}} {
-		if err := queryBool(q, f.key, f.out, s); err != nil {
+// queryParams sets each param in turn, stopping at the first error.
+func queryParams[T any](in url.Values, s conversion.Scope, convert func(*[]string, *T, conversion.Scope) error, params ...param[T]) error {
+	for _, p := range params {
+		if err := queryParam(in, p.key, p.out, convert, s); err != nil {
 			return err
 		}
 	}
-	if err := queryString(q, "container", &out.Container, s); err != nil {
+	return nil
+}
+
+// queryStreams sets the stream flags of exec and attach, and the container.
+func queryStreams(in url.Values, s conversion.Scope, stdin, stdout, stderr, tty *bool, container *string) error {
+	if err := queryParams(in, s, runtime.Convert_Slice_string_To_bool, param[bool]{"stdin", stdin}, param[bool]{"stdout", stdout},
+		param[bool]{"stderr", stderr}, param[bool]{"tty", tty}); err != nil {
+		return err
+	}
+	return queryParam(in, "container", container, runtime.Convert_Slice_string_To_string, s)
+}
+
+func convertURLValuesToPodExecOptions(in *url.Values, out *corev1.PodExecOptions, s conversion.Scope) error {
+	if err := queryStreams(*in, s, &out.Stdin, &out.Stdout, &out.Stderr, &out.TTY, &out.Container); err != nil {
 		return err
 	}
 	out.Command = nil
-	if values := q["command"]; len(values) > 0 {
+	if values := (*in)["command"]; len(values) > 0 {
 		out.Command = append([]string(nil), values...)
 	}
 	return nil
 }
 
 func convertURLValuesToPodAttachOptions(in *url.Values, out *corev1.PodAttachOptions, s conversion.Scope) error {
-	q := *in
-	for _, f := range []struct {
-		key string
-		out *bool
-	}{{"stdin", &out.Stdin}, {"stdout", &out.Stdout}, {"stderr", &out.Stderr}, {"tty", &out.TTY}} {
-		if err := queryBool(q, f.key, f.out, s); err != nil {
-			return err
-		}
-	}
-	return queryString(q, "container", &out.Container, s)
+	return queryStreams(*in, s, &out.Stdin, &out.Stdout, &out.Stderr, &out.TTY, &out.Container)
 }
 
 func convertURLValuesToPodPortForwardOptions(in *url.Values, out *corev1.PodPortForwardOptions, s conversion.Scope) error {
@@ -114,24 +103,16 @@ func convertURLValuesToPodPortForwardOptions(in *url.Values, out *corev1.PodPort
 
 func convertURLValuesToPodLogOptions(in *url.Values, out *corev1.PodLogOptions, s conversion.Scope) error {
 	q := *in
-	if err := queryString(q, "container", &out.Container, s); err != nil {
+	if err := queryParam(q, "container", &out.Container, runtime.Convert_Slice_string_To_string, s); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		key string
-		out *bool
-	}{{"follow", &out.Follow}, {"previous", &out.Previous}, {"timestamps", &out.Timestamps}, {"insecureSkipTLSVerifyBackend", &out.InsecureSkipTLSVerifyBackend}} {
-		if err := queryBool(q, f.key, f.out, s); err != nil {
-			return err
-		}
+	if err := queryParams(q, s, runtime.Convert_Slice_string_To_bool, param[bool]{"follow", &out.Follow}, param[bool]{"previous", &out.Previous},
+		param[bool]{"timestamps", &out.Timestamps}, param[bool]{"insecureSkipTLSVerifyBackend", &out.InsecureSkipTLSVerifyBackend}); err != nil {
+		return err
 	}
-	for _, f := range []struct {
-		key string
-		out **int64
-	}{{"sinceSeconds", &out.SinceSeconds}, {"tailLines", &out.TailLines}, {"limitBytes", &out.LimitBytes}} {
-		if err := queryInt64(q, f.key, f.out, s); err != nil {
-			return err
-		}
+	if err := queryParams(q, s, runtime.Convert_Slice_string_To_Pointer_int64, param[*int64]{"sinceSeconds", &out.SinceSeconds},
+		param[*int64]{"tailLines", &out.TailLines}, param[*int64]{"limitBytes", &out.LimitBytes}); err != nil {
+		return err
 	}
 	out.SinceTime = nil
 	if values := q["sinceTime"]; len(values) > 0 {

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"net/url"
@@ -22,7 +22,7 @@ import (
 // handlers/get.go ListResource does: defaults (a watch from "" or "0" sends
 // the initial events), validation, and field selectors checked against the
 // fields res supports. name is the object named in a legacy /watch/ path.
-func parseListOptions(query url.Values, res *resource, name string) (*metainternalversion.ListOptions, predicate, error) {
+func parseListOptions(query url.Values, res *Resource, name string) (*metainternalversion.ListOptions, predicate, error) {
 	opts := &metainternalversion.ListOptions{}
 	if err := metainternalversionscheme.ParameterCodec.DecodeParameters(query, metav1.SchemeGroupVersion, opts); err != nil {
 		return nil, predicate{}, apierrors.NewBadRequest(err.Error())
@@ -33,7 +33,7 @@ func parseListOptions(query url.Values, res *resource, name string) (*metaintern
 	}
 	if opts.FieldSelector != nil {
 		selector, err := opts.FieldSelector.Transform(func(label, value string) (string, string, error) {
-			return scheme.ConvertFieldLabel(res.gvk(), label, value)
+			return Scheme.ConvertFieldLabel(res.gvk(), label, value)
 		})
 		if err != nil {
 			return nil, predicate{}, apierrors.NewBadRequest(err.Error())
@@ -61,13 +61,17 @@ func decodeMetaOptions(query url.Values, into runtime.Object) error {
 	return nil
 }
 
-// invalidOptions is the error for option values that do not validate.
+// invalidOptions is the error for option values that do not validate, nil
+// when errs is empty.
 func invalidOptions(kind string, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
 	return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: kind}, "", errs)
 }
 
-// errDryRun answers a dry-run request, which this server does not offer.
-var errDryRun = apierrors.NewBadRequest("dryRun is not supported")
+// ErrDryRun answers a dry-run request, which this server does not offer.
+var ErrDryRun = apierrors.NewBadRequest("dryRun is not supported")
 
 // fieldValidation is the field validation a write asked for; the default
 // is Warn, as since Kubernetes 1.27.

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"bytes"
@@ -13,49 +13,75 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 )
 
-// historySize is how many events the store keeps for watches that resume
+// HistorySize is how many events the store keeps for watches that resume
 // from a resource version; older ones get 410 Gone and relist, as from
 // kube-apiserver's watch cache.
-const historySize = 1000
+const HistorySize = 1000
 
 // event is one change to the store. prev is the object before a
 // modification, so that a watch with a selector can tell an object entering
 // or leaving its selection.
 type event struct {
 	typ  watch.EventType
-	res  *resource
-	obj  object
-	prev object
+	res  *Resource
+	obj  Object
+	prev Object
 	rv   uint64
 }
 
-// store holds every object in memory under one lock, stamps each change with
+// Store holds every object in memory under one lock, stamps each change with
 // the next resource version of a global counter (etcd's revision), keeps
 // recent changes for resuming watches, fans changes out to watchers and
-// writes a snapshot after each change when it has a data directory.
-type store struct {
+// writes a snapshot after each change when it has a data directory. It
+// stands for etcd and the watch cache together; upstream has no library for
+// an in-memory store that serves the API, so it is written here. The verbs
+// with the registry's rules (create, update, delete) are in rest.go and
+// delete.go.
+type Store struct {
 	mu        sync.Mutex
 	rv        uint64
-	resources []*resource
-	objects   map[*resource]map[string]object
+	resources []*Resource
+	objects   map[*Resource]map[string]Object
 	history   []event
 	// oldest is the resource version after which history is complete.
 	oldest   uint64
 	watchers map[*watcher]struct{}
 	snapshot *snapshotFile
-	// changed, if set, hears of every committed change (outside the lock).
-	changed func(event)
+	// onChange, if set, hears of every committed change (outside the lock).
+	onChange func()
 }
 
-func newStore(resources []*resource, snap *snapshotFile) (*store, error) {
-	s := &store{
+// Open returns the store of Resources, loaded from the snapshot in dataDir
+// (empty: in memory only), with the system namespaces created. onChange,
+// if set, is called after every change: it wakes the controllers.
+func Open(dataDir string, onChange func()) (*Store, error) {
+	var snap *snapshotFile
+	if dataDir != "" {
+		var err error
+		if snap, err = newSnapshotFile(dataDir); err != nil {
+			return nil, err
+		}
+	}
+	st, err := newStore(Resources, snap)
+	if err != nil {
+		return nil, err
+	}
+	st.onChange = onChange
+	if err := st.ensureSystemNamespaces(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func newStore(resources []*Resource, snap *snapshotFile) (*Store, error) {
+	s := &Store{
 		resources: resources,
-		objects:   map[*resource]map[string]object{},
+		objects:   map[*Resource]map[string]Object{},
 		watchers:  map[*watcher]struct{}{},
 		snapshot:  snap,
 	}
 	for _, r := range resources {
-		s.objects[r] = map[string]object{}
+		s.objects[r] = map[string]Object{}
 	}
 	if snap != nil {
 		rv, err := snap.load(resources, s.objects)
@@ -68,33 +94,34 @@ func newStore(resources []*resource, snap *snapshotFile) (*store, error) {
 	return s, nil
 }
 
-// resourceVersion is the store's current resource version.
-func (s *store) resourceVersion() uint64 {
+// ResourceVersion is the store's current resource version.
+func (s *Store) ResourceVersion() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rv
 }
 
-func (s *store) get(res *resource, ns, name string) (object, error) {
+// Get returns a copy of ns/name of res.
+func (s *Store) Get(res *Resource, ns, name string) (Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	obj, ok := s.objects[res][res.key(ns, name)]
 	if !ok {
 		return nil, apierrors.NewNotFound(res.gr, name)
 	}
-	return obj.DeepCopyObject().(object), nil
+	return obj.DeepCopyObject().(Object), nil
 }
 
-// list returns copies of the objects of res in namespace ns ("" for all)
+// List returns copies of the objects of res in namespace ns ("" for all)
 // that match, sorted by key as etcd lists them, and the resource version
 // they are current at.
-func (s *store) list(res *resource, ns string, match func(object) bool) ([]object, uint64) {
+func (s *Store) List(res *Resource, ns string, match func(Object) bool) ([]Object, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.listLocked(res, ns, match), s.rv
 }
 
-func (s *store) listLocked(res *resource, ns string, match func(object) bool) []object {
+func (s *Store) listLocked(res *Resource, ns string, match func(Object) bool) []Object {
 	keys := make([]string, 0, len(s.objects[res]))
 	for k, obj := range s.objects[res] {
 		if ns != "" && obj.GetNamespace() != ns {
@@ -106,38 +133,38 @@ func (s *store) listLocked(res *resource, ns string, match func(object) bool) []
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	items := make([]object, len(keys))
+	items := make([]Object, len(keys))
 	for i, k := range keys {
-		items[i] = s.objects[res][k].DeepCopyObject().(object)
+		items[i] = s.objects[res][k].DeepCopyObject().(Object)
 	}
 	return items
 }
 
-// create stores obj, which must not exist yet, and returns it as stored.
-func (s *store) create(res *resource, obj object) (object, error) {
+// insert stores obj, which must not exist yet, and returns it as stored.
+func (s *Store) insert(res *Resource, obj Object) (Object, error) {
 	s.mu.Lock()
 	key := res.key(obj.GetNamespace(), obj.GetName())
 	if _, ok := s.objects[res][key]; ok {
 		s.mu.Unlock()
 		return nil, apierrors.NewAlreadyExists(res.gr, obj.GetName())
 	}
-	stored := obj.DeepCopyObject().(object)
-	ev, err := s.commitLocked(res, key, watch.Added, stored, nil)
+	stored := obj.DeepCopyObject().(Object)
+	err := s.commitLocked(res, key, watch.Added, stored, nil)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ev)
-	return stored.DeepCopyObject().(object), nil
+	s.notify()
+	return stored.DeepCopyObject().(Object), nil
 }
 
-// update applies tryUpdate to a copy of the current object and stores the
+// GuaranteedUpdate applies tryUpdate to a copy of the current object and stores the
 // result, as etcd3's GuaranteedUpdate does; the whole read-modify-write holds
 // the lock, so tryUpdate sees the latest object and must not block. An
 // update that changes nothing is not written and keeps its resource version.
 // If tryUpdate answers errDeleteNow the object is removed instead, and
 // update returns it with deleted set.
-func (s *store) update(res *resource, ns, name string, tryUpdate func(cur object) (object, error)) (obj object, deleted bool, err error) {
+func (s *Store) GuaranteedUpdate(res *Resource, ns, name string, tryUpdate func(cur Object) (Object, error)) (obj Object, deleted bool, err error) {
 	s.mu.Lock()
 	key := res.key(ns, name)
 	cur, ok := s.objects[res][key]
@@ -145,37 +172,37 @@ func (s *store) update(res *resource, ns, name string, tryUpdate func(cur object
 		s.mu.Unlock()
 		return nil, false, apierrors.NewNotFound(res.gr, name)
 	}
-	updated, err := tryUpdate(cur.DeepCopyObject().(object))
+	updated, err := tryUpdate(cur.DeepCopyObject().(Object))
 	typ := watch.Modified
 	switch {
 	case errors.Is(err, errDeleteNow):
-		typ, updated = watch.Deleted, cur.DeepCopyObject().(object)
+		typ, updated = watch.Deleted, cur.DeepCopyObject().(Object)
 	case err != nil:
 		s.mu.Unlock()
 		return nil, false, err
 	default:
-		updated = updated.DeepCopyObject().(object)
+		updated = updated.DeepCopyObject().(Object)
 		updated.SetResourceVersion(cur.GetResourceVersion())
 		if same, err := equalJSON(cur, updated); err != nil || same {
 			s.mu.Unlock()
 			if err != nil {
 				return nil, false, apierrors.NewInternalError(err)
 			}
-			return cur.DeepCopyObject().(object), false, nil
+			return cur.DeepCopyObject().(Object), false, nil
 		}
 	}
-	ev, err := s.commitLocked(res, key, typ, updated, cur)
+	err = s.commitLocked(res, key, typ, updated, cur)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, false, err
 	}
-	s.notify(ev)
-	return updated.DeepCopyObject().(object), typ == watch.Deleted, nil
+	s.notify()
+	return updated.DeepCopyObject().(Object), typ == watch.Deleted, nil
 }
 
-// remove deletes the object if check (given the current object) allows it
+// Remove deletes the object if check (given the current object) allows it
 // and returns it stamped with the deletion's resource version.
-func (s *store) remove(res *resource, ns, name string, check func(cur object) error) (object, error) {
+func (s *Store) Remove(res *Resource, ns, name string, check func(cur Object) error) (Object, error) {
 	s.mu.Lock()
 	key := res.key(ns, name)
 	cur, ok := s.objects[res][key]
@@ -184,25 +211,25 @@ func (s *store) remove(res *resource, ns, name string, check func(cur object) er
 		return nil, apierrors.NewNotFound(res.gr, name)
 	}
 	if check != nil {
-		if err := check(cur.DeepCopyObject().(object)); err != nil {
+		if err := check(cur.DeepCopyObject().(Object)); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
 	}
-	gone := cur.DeepCopyObject().(object)
-	ev, err := s.commitLocked(res, key, watch.Deleted, gone, cur)
+	gone := cur.DeepCopyObject().(Object)
+	err := s.commitLocked(res, key, watch.Deleted, gone, cur)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ev)
-	return gone.DeepCopyObject().(object), nil
+	s.notify()
+	return gone.DeepCopyObject().(Object), nil
 }
 
 // commitLocked applies one change under the next resource version, writes
 // the snapshot (undoing the change if that fails), records the event and
 // hands it to the watchers.
-func (s *store) commitLocked(res *resource, key string, typ watch.EventType, obj, prev object) (event, error) {
+func (s *Store) commitLocked(res *Resource, key string, typ watch.EventType, obj, prev Object) error {
 	rv := s.rv + 1
 	obj.SetResourceVersion(strconv.FormatUint(rv, 10))
 	if typ == watch.Deleted {
@@ -217,31 +244,32 @@ func (s *store) commitLocked(res *resource, key string, typ watch.EventType, obj
 			} else {
 				delete(s.objects[res], key)
 			}
-			return event{}, apierrors.NewInternalError(fmt.Errorf("persist %s %s: %w", res.gr, key, err))
+			return apierrors.NewInternalError(fmt.Errorf("persist %s %s: %w", res.gr, key, err))
 		}
 	}
 	s.rv = rv
 	ev := event{typ: typ, res: res, obj: obj, prev: prev, rv: rv}
 	s.history = append(s.history, ev)
-	if len(s.history) > historySize {
+	if len(s.history) > HistorySize {
 		s.oldest = s.history[0].rv
 		s.history = s.history[1:]
 	}
 	for w := range s.watchers {
 		w.deliverLocked(s, ev)
 	}
-	return ev, nil
+	return nil
 }
 
-func (s *store) notify(ev event) {
-	if s.changed != nil {
-		s.changed(ev)
+// notify tells onChange of a committed change.
+func (s *Store) notify() {
+	if s.onChange != nil {
+		s.onChange()
 	}
 }
 
 // equalJSON reports whether a and b serialize the same, which is how etcd3
 // decides that an update is a no-op.
-func equalJSON(a, b object) (bool, error) {
+func equalJSON(a, b Object) (bool, error) {
 	ja, err := json.Marshal(a)
 	if err != nil {
 		return false, err

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"strconv"
@@ -13,25 +13,19 @@ import (
 // Nodes, after pkg/registry/core/node/strategy.go. A kubelet creates its
 // Node with status, then writes status through nodes/status.
 
-func newNodeResource() *resource {
-	return &resource{
+func newNodeResource() *Resource {
+	return &Resource{
 		gr:         corev1.Resource("nodes"),
 		kind:       "Node",
 		singular:   "node",
 		shortNames: []string{"no"},
 		verbs:      []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
-		newObject:  func() object { return &corev1.Node{} },
-		newList: func(items []object) runtime.Object {
-			list := &corev1.NodeList{Items: make([]corev1.Node, len(items))}
-			for i, item := range items {
-				list.Items[i] = *item.(*corev1.Node)
-			}
-			return list
-		},
-		defaults: defaultNode,
-		strategy: nodeStrategy{},
-		status:   nodeStatusStrategy{},
-		fields: func(obj object) fields.Set {
+		newObject:  func() Object { return &corev1.Node{} },
+		newList:    func(items []Object) runtime.Object { return &corev1.NodeList{Items: itemsOf[corev1.Node](items)} },
+		defaults:   defaultNode,
+		strategy:   nodeStrategy{},
+		status:     nodeStatusStrategy{},
+		fields: func(obj Object) fields.Set {
 			set := objectMetaFields(obj, false)
 			set["spec.unschedulable"] = strconv.FormatBool(obj.(*corev1.Node).Spec.Unschedulable)
 			return set
@@ -41,7 +35,7 @@ func newNodeResource() *resource {
 }
 
 // defaultNode is SetDefaults_NodeStatus: allocatable defaults to capacity.
-func defaultNode(obj object) {
+func defaultNode(obj Object) {
 	status := &obj.(*corev1.Node).Status
 	if status.Allocatable == nil && status.Capacity != nil {
 		status.Allocatable = status.Capacity.DeepCopy()
@@ -50,35 +44,24 @@ func defaultNode(obj object) {
 
 type nodeStrategy struct{}
 
-func (nodeStrategy) prepareForCreate(object) {}
+func (nodeStrategy) prepareForCreate(Object) {}
 
-func (nodeStrategy) validate(obj object) field.ErrorList {
+func (nodeStrategy) validate(obj Object) field.ErrorList {
 	node := obj.(*corev1.Node)
 	return apivalidation.ValidateObjectMeta(&node.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 }
 
-func (nodeStrategy) prepareForUpdate(obj, old object) {
+func (nodeStrategy) prepareForUpdate(obj, old Object) {
 	obj.(*corev1.Node).Status = old.(*corev1.Node).Status
 }
 
-func (nodeStrategy) validateUpdate(obj, old object) field.ErrorList {
-	node, prev := obj.(*corev1.Node), old.(*corev1.Node)
-	return apivalidation.ValidateObjectMetaUpdate(&node.ObjectMeta, &prev.ObjectMeta, field.NewPath("metadata"))
+func (nodeStrategy) validateUpdate(obj, old Object) field.ErrorList {
+	return validateMetaUpdate(obj, old)
 }
 
 // nodeStatusStrategy is nodes/status: status only, the spec stays.
 type nodeStatusStrategy struct{ nodeStrategy }
 
-func (nodeStatusStrategy) prepareForUpdate(obj, old object) {
+func (nodeStatusStrategy) prepareForUpdate(obj, old Object) {
 	obj.(*corev1.Node).Spec = old.(*corev1.Node).Spec
-}
-
-// nodeReady reports whether the node's Ready condition is True.
-func nodeReady(node *corev1.Node) bool {
-	for _, c := range node.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

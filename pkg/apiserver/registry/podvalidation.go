@@ -1,8 +1,9 @@
-package apiserver
+package registry
 
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,22 +48,10 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	for i := range spec.InitContainers {
 		errs = append(errs, validateContainerSpec(&spec.InitContainers[i], path.Child("initContainers").Index(i), names)...)
 	}
-	switch spec.RestartPolicy {
-	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
-	case "":
-		errs = append(errs, field.Required(path.Child("restartPolicy"), ""))
-	default:
-		errs = append(errs, field.NotSupported(path.Child("restartPolicy"), spec.RestartPolicy,
-			[]corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
-	}
-	switch spec.DNSPolicy {
-	case corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
-	case "":
-		errs = append(errs, field.Required(path.Child("dnsPolicy"), ""))
-	default:
-		errs = append(errs, field.NotSupported(path.Child("dnsPolicy"), spec.DNSPolicy,
-			[]corev1.DNSPolicy{corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone}))
-	}
+	errs = append(errs, validateEnum(spec.RestartPolicy, path.Child("restartPolicy"),
+		corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)...)
+	errs = append(errs, validateEnum(spec.DNSPolicy, path.Child("dnsPolicy"),
+		corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone)...)
 	errs = append(errs, metavalidation.ValidateLabels(spec.NodeSelector, path.Child("nodeSelector"))...)
 	if spec.NodeName != "" {
 		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.NodeName, false) {
@@ -91,21 +80,14 @@ func validateContainerSpec(c *corev1.Container, path *field.Path, names sets.Set
 		errs = append(errs, field.Invalid(path.Child("image"), c.Image, "must not have leading or trailing whitespace"))
 	}
 	errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
-	switch c.ImagePullPolicy {
-	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
-	case "":
-		errs = append(errs, field.Required(path.Child("imagePullPolicy"), ""))
-	default:
-		errs = append(errs, field.NotSupported(path.Child("imagePullPolicy"), c.ImagePullPolicy,
-			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
-	}
+	errs = append(errs, validateEnum(c.ImagePullPolicy, path.Child("imagePullPolicy"),
+		corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever)...)
 	return errs
 }
 
 func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	names := sets.New[string]()
-	protocols := []corev1.Protocol{corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP}
 	for i, port := range ports {
 		p := path.Index(i)
 		if port.Name != "" {
@@ -131,15 +113,21 @@ func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) fiel
 				errs = append(errs, field.Invalid(p.Child("hostPort"), port.HostPort, msg))
 			}
 		}
-		switch port.Protocol {
-		case corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP:
-		case "":
-			errs = append(errs, field.Required(p.Child("protocol"), ""))
-		default:
-			errs = append(errs, field.NotSupported(p.Child("protocol"), port.Protocol, protocols))
-		}
+		errs = append(errs, validateEnum(port.Protocol, p.Child("protocol"), corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP)...)
 	}
 	return errs
+}
+
+// validateEnum checks a required field that takes one of the supported
+// values, listed in the order upstream's message lists them.
+func validateEnum[T ~string](value T, path *field.Path, supported ...T) field.ErrorList {
+	switch {
+	case value == "":
+		return field.ErrorList{field.Required(path, "")}
+	case !slices.Contains(supported, value):
+		return field.ErrorList{field.NotSupported(path, value, supported)}
+	}
+	return nil
 }
 
 func validateVolumes(volumes []corev1.Volume, path *field.Path) field.ErrorList {

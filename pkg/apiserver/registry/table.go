@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ import (
 // tableConvertor prints one kind.
 type tableConvertor struct {
 	columns []metav1.TableColumnDefinition
-	row     func(obj object) metav1.TableRow
+	row     func(obj Object) metav1.TableRow
 }
 
 var (
@@ -43,7 +43,7 @@ var podTable = &tableConvertor{
 		{Name: "Nominated Node", Type: "string", Priority: 1, Description: corev1.PodStatus{}.SwaggerDoc()["nominatedNodeName"]},
 		{Name: "Readiness Gates", Type: "string", Priority: 1, Description: corev1.PodSpec{}.SwaggerDoc()["readinessGates"]},
 	},
-	row: func(obj object) metav1.TableRow { return printPod(obj.(*corev1.Pod)) },
+	row: func(obj Object) metav1.TableRow { return printPod(obj.(*corev1.Pod)) },
 }
 
 var nodeTable = &tableConvertor{
@@ -59,7 +59,7 @@ var nodeTable = &tableConvertor{
 		{Name: "Kernel-Version", Type: "string", Priority: 1, Description: corev1.NodeSystemInfo{}.SwaggerDoc()["kernelVersion"]},
 		{Name: "Container-Runtime", Type: "string", Priority: 1, Description: corev1.NodeSystemInfo{}.SwaggerDoc()["containerRuntimeVersion"]},
 	},
-	row: func(obj object) metav1.TableRow { return printNode(obj.(*corev1.Node)) },
+	row: func(obj Object) metav1.TableRow { return printNode(obj.(*corev1.Node)) },
 }
 
 var namespaceTable = &tableConvertor{
@@ -68,7 +68,7 @@ var namespaceTable = &tableConvertor{
 		{Name: "Status", Type: "string", Description: "The status of the namespace"},
 		ageColumn,
 	},
-	row: func(obj object) metav1.TableRow {
+	row: func(obj Object) metav1.TableRow {
 		ns := obj.(*corev1.Namespace)
 		return metav1.TableRow{Cells: []any{ns.Name, string(ns.Status.Phase), translateTimestampSince(ns.CreationTimestamp)}}
 	},
@@ -305,7 +305,7 @@ func nodeAddress(node *corev1.Node, t corev1.NodeAddressType) string {
 // toTable prints objs as a Table at resource version rv. Each row carries
 // the object as includeObject asks: its metadata (the default), the whole
 // object, or nothing, as upstream's handlers do in asTable.
-func (t *tableConvertor) toTable(objs []object, rv string, noHeaders bool, include metav1.IncludeObjectPolicy, gv schema.GroupVersion) (*metav1.Table, error) {
+func (t *tableConvertor) toTable(objs []Object, rv string, noHeaders bool, include metav1.IncludeObjectPolicy, gv schema.GroupVersion) (*metav1.Table, error) {
 	table := &metav1.Table{}
 	table.ResourceVersion = rv
 	if !noHeaders {

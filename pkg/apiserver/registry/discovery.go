@@ -1,0 +1,160 @@
+package registry
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/endpoints/discovery"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+)
+
+// Legacy (unaggregated) discovery, as kube-apiserver serves it: /api lists
+// the core versions, /apis the groups (authorization.k8s.io only, for
+// SelfSubjectAccessReview), /api/v1 the resources. kubectl asks for
+// aggregated discovery first and, given plain JSON, falls back to fetching
+// /api/v1.
+//
+// The documents are written by hand rather than by the handlers of
+// k8s.io/apiserver/pkg/endpoints/discovery, which change the bytes on the
+// wire: they negotiate, answering 406 to a client that accepts no JSON
+// (aggregated discovery alone, protobuf, YAML) where this server answers
+// JSON, and indenting on ?pretty; their /apis drops the list's apiVersion
+// and gives each group serverAddressByClientCIDRs; their Addresses know
+// the client's IP but not the Host it asked, which /api reports.
+
+// ServeDiscovery serves the documents that describe the API: /version,
+// discovery and OpenAPI, to GET and HEAD. Any other path is 404.
+func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
+	var serve func()
+	switch r.URL.Path {
+	case "/version", "/version/":
+		// Indented, as upstream's version handler writes it.
+		serve = func() { responsewriters.WriteRawJSON(http.StatusOK, versionInfo(), w) }
+	case "/api", "/api/":
+		serve = func() { serveAPIVersions(w, r) }
+	case "/apis", "/apis/":
+		serve = func() {
+			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authorizationGroup}})
+		}
+	case "/api/v1", "/api/v1/":
+		serve = func() { writeDocument(w, coreV1Resources()) }
+	case "/apis/authorization.k8s.io", "/apis/authorization.k8s.io/":
+		serve = func() {
+			g := authorizationGroup
+			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
+			writeDocument(w, &g)
+		}
+	case "/apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/":
+		serve = func() { writeDocument(w, authorizationV1Resources) }
+	case "/openapi/v2":
+		serve = func() { serveOpenAPIv2(w, r) }
+	case "/openapi/v3", "/openapi/v3/":
+		serve = func() { writeBody(w, "application/json", openAPI.v3Index) }
+	case "/openapi/v3/api/v1":
+		serve = func() { writeBody(w, "application/json", openAPI.v3CoreV1) }
+	default:
+		WriteError(w, r, ErrNotFoundPath())
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		WriteError(w, r, ErrMethodNotAllowedPath())
+		return
+	}
+	serve()
+}
+
+// subresource is a discovery entry for res/name.
+type subresource struct {
+	name  string
+	kind  string
+	verbs []string
+}
+
+// podSubresources are the pods subresources this server serves besides
+// status: the apiserver's own handlers serve them, not the API.
+var podSubresources = []subresource{
+	{"attach", "PodAttachOptions", []string{"create", "get"}},
+	{"binding", "Binding", []string{"create"}},
+	{"exec", "PodExecOptions", []string{"create", "get"}},
+	{"log", "Pod", []string{"get"}},
+	{"portforward", "PodPortForwardOptions", []string{"create", "get"}},
+}
+
+var statusVerbs = []string{"get", "patch", "update"}
+
+func serveAPIVersions(w http.ResponseWriter, r *http.Request) {
+	writeDocument(w, &metav1.APIVersions{
+		TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
+		Versions: []string{"v1"},
+		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{
+			{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host},
+		},
+	})
+}
+
+// coreV1Resources is /api/v1: the Resources with their status, the pods
+// subresources and bindings, by name.
+func coreV1Resources() *metav1.APIResourceList {
+	list := []metav1.APIResource{{Name: "bindings", SingularName: "binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}}}
+	for _, res := range Resources {
+		list = append(list, metav1.APIResource{
+			Name:               res.gr.Resource,
+			SingularName:       res.singular,
+			Namespaced:         res.namespaced,
+			Kind:               res.kind,
+			Verbs:              res.verbs,
+			ShortNames:         res.shortNames,
+			Categories:         res.categories,
+			StorageVersionHash: discovery.StorageVersionHash("", "v1", res.kind),
+		})
+		if res.status != nil {
+			list = append(list, metav1.APIResource{Name: res.gr.Resource + "/status", Namespaced: res.namespaced, Kind: res.kind, Verbs: statusVerbs})
+		}
+	}
+	for _, sub := range podSubresources {
+		list = append(list, metav1.APIResource{Name: "pods/" + sub.name, Namespaced: true, Kind: sub.kind, Verbs: sub.verbs})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return &metav1.APIResourceList{
+		TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList"},
+		GroupVersion: "v1",
+		APIResources: list,
+	}
+}
+
+var authorizationGV = authorizationv1.SchemeGroupVersion
+
+// authorizationGroup is the discovery entry of authorization.k8s.io, which
+// serves SelfSubjectAccessReview only (the apiserver's accessreview.go).
+var authorizationGroup = metav1.APIGroup{
+	Name:             authorizationGV.Group,
+	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version}},
+	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version},
+}
+
+var authorizationV1Resources = &metav1.APIResourceList{
+	TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+	GroupVersion: authorizationGV.String(),
+	APIResources: []metav1.APIResource{{Name: "selfsubjectaccessreviews", SingularName: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}}},
+}
+
+// writeDocument writes a discovery document as the JSON serializer does:
+// compact, on one line.
+func writeDocument(w http.ResponseWriter, v any) {
+	out, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeBody(w, "application/json", append(out, '\n'))
+}
+
+// writeBody answers 200 with body as it is.
+func writeBody(w http.ResponseWriter, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
