@@ -1,12 +1,9 @@
-// Command fake-kubelet runs pkg/kubelet: it registers a node with the
-// apiserver, runs the pods bound to it on a CRI runtime and serves the
-// kubelet API.
+// Command fake-kubelet runs pkg/kubelet: it registers a node with the apiserver,
+// runs the pods bound to it on a CRI runtime and serves the kubelet API.
 package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/execlab/execlab/pkg/kubelet"
+	"github.com/execlab/execlab/pkg/kubelet/server"
 	"github.com/execlab/execlab/pkg/streaming"
 )
 
@@ -64,20 +62,18 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	tlsConfig, err := servingTLS(*certFile, *keyFile, *clientCAFile)
+	tlsConfig, err := server.LoadServingTLS(*certFile, *keyFile, *clientCAFile)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	k, err := kubelet.New(kubelet.Config{
-		NodeName:        *nodeName,
-		Client:          client,
-		RuntimeEndpoint: *endpoint,
-		RootDir:         *rootDir,
-		NodeIP:          *address,
-		Logger:          log,
-		TLS:             tlsConfig,
-
+		NodeName:             *nodeName,
+		Client:               client,
+		RuntimeEndpoint:      *endpoint,
+		RootDir:              *rootDir,
+		NodeIP:               *address,
+		Logger:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		TLS:                  tlsConfig,
 		MaxStreamingSessions: *maxSessions,
 	})
 	if err != nil {
@@ -90,27 +86,4 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return k.Run(ctx, ln)
-}
-
-// servingTLS loads the TLS flags; none given means plain HTTP.
-func servingTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	if certFile == "" && keyFile == "" && clientCAFile == "" {
-		return nil, nil
-	}
-	if certFile == "" || keyFile == "" || clientCAFile == "" {
-		return nil, errors.New("--tls-cert-file, --tls-private-key-file and --client-ca-file go together")
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("serving certificate: %w", err)
-	}
-	pem, err := os.ReadFile(clientCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("client CA: %w", err)
-	}
-	cas := x509.NewCertPool()
-	if !cas.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("client CA: no certificate in %s", clientCAFile)
-	}
-	return kubelet.ServingTLS(cert, cas), nil
 }

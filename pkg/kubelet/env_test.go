@@ -1,7 +1,6 @@
 package kubelet
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 const testNode = "node-1"
@@ -36,40 +35,21 @@ type testEnv struct {
 	base    string // http://127.0.0.1:port
 	http    *http.Client
 	stop    func()
-	logs    *syncBuffer
-	// maxSessions is the next start's MaxStreamingSessions; 0, the default.
-	maxSessions int
-}
-
-// syncBuffer collects the kubelet's log, shown when a test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	// logs collects the kubelet's log, shown when a test fails.
+	logs *testutil.SyncBuffer
 }
 
 // newEnv starts a kubelet; stopping it, the runtime and the leak check are
 // registered as cleanups.
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	e := &testEnv{
 		t:       t,
 		cri:     newFakeCRI(t),
 		client:  fake.NewClientset(),
 		rootDir: t.TempDir(),
-		logs:    &syncBuffer{},
+		logs:    &testutil.SyncBuffer{},
 		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	t.Cleanup(func() {
@@ -100,7 +80,6 @@ func (e *testEnv) start() {
 		RestartBackOff:            300 * time.Millisecond,
 		MaxRestartBackOff:         time.Second,
 		ResolverConfig:            resolv,
-		MaxStreamingSessions:      e.maxSessions,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,23 +108,6 @@ func (e *testEnv) start() {
 	waitFor(t, "node registered", func() bool {
 		_, err := e.client.CoreV1().Nodes().Get(context.Background(), testNode, metav1.GetOptions{})
 		return err == nil
-	})
-}
-
-// checkGoroutines fails the test if goroutines started during it are still
-// there once all its cleanups ran.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("goroutines: %d before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
 	})
 }
 

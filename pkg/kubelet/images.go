@@ -41,12 +41,12 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container,
 		return "", fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image), errImageNeverPull
 	}
 	key := string(pod.UID) + "_" + c.Image
-	if k.imageBackOff.IsInBackOffSinceUpdate(key) {
+	if k.imageBackOff.IsInBackOffSinceUpdate(key, k.imageBackOff.Clock.Now()) {
 		return "", fmt.Sprintf("Back-off pulling image %q", c.Image), errImagePullBackOff
 	}
 	ref, err := k.runtime.PullImage(ctx, spec, sandboxConfig)
 	if err != nil {
-		k.imageBackOff.Next(key, k.imageBackOff.now())
+		k.imageBackOff.Next(key, k.imageBackOff.Clock.Now())
 		// Upstream evalCRIPullErr reports the runtime's error as it is.
 		return "", err.Error(), errImagePull
 	}

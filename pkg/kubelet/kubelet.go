@@ -20,9 +20,10 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/streaming"
+	"github.com/execlab/execlab/pkg/kubelet/server"
 )
 
 // Version is the kubelet version reported in the node's status.
@@ -44,7 +45,7 @@ type Config struct {
 	// Logger receives the kubelet's log; default slog.Default().
 	Logger *slog.Logger
 	// TLS, when set, serves the API over TLS and requires a client
-	// certificate of system:masters (see ServingTLS and authFilter).
+	// certificate of system:masters (server.Options.TLS).
 	TLS *tls.Config
 
 	// SyncFrequency is how often every pod is checked against the runtime
@@ -63,8 +64,7 @@ type Config struct {
 	// default /etc/resolv.conf.
 	ResolverConfig string
 	// MaxStreamingSessions bounds the exec, attach and port-forward
-	// sessions served at once; past it a request gets 429. Default
-	// streaming.DefaultMaxSessions. Upstream has no such bound.
+	// sessions served at once (server.Options.MaxStreamingSessions).
 	MaxStreamingSessions int
 }
 
@@ -84,14 +84,17 @@ type Kubelet struct {
 	memoryCapacity int64
 	pods           cache.Indexer
 
-	crashBackOff *backOff
-	imageBackOff *backOff
+	crashBackOff *flowcontrol.Backoff
+	imageBackOff *flowcontrol.Backoff
 	reasons      reasonCache
 	statuses     statusCache
 	workers      *podWorkers
 	podEvents    chan struct{}
 	lastSyncLoop atomic.Int64
 }
+
+// The kubelet API serves the Kubelet's pods, sessions and logs.
+var _ server.HostInterface = (*Kubelet)(nil)
 
 // New checks cfg and fills in its defaults. Nothing starts until Run.
 func New(cfg Config) (*Kubelet, error) {
@@ -112,7 +115,6 @@ func New(cfg Config) (*Kubelet, error) {
 	setDefault(&cfg.RuntimeRequestTimeout, 2*time.Minute)
 	setDefault(&cfg.RestartBackOff, time.Second)
 	setDefault(&cfg.MaxRestartBackOff, 10*time.Second)
-	setDefault(&cfg.MaxStreamingSessions, streaming.DefaultMaxSessions)
 	if net.ParseIP(cfg.NodeIP) == nil {
 		return nil, fmt.Errorf("kubelet: node IP %q is not an IP address", cfg.NodeIP)
 	}
@@ -125,8 +127,8 @@ func New(cfg Config) (*Kubelet, error) {
 		log:          log.With("node", cfg.NodeName),
 		client:       cfg.Client,
 		nodeIP:       cfg.NodeIP,
-		crashBackOff: newBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
-		imageBackOff: newBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
+		crashBackOff: flowcontrol.NewBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
+		imageBackOff: flowcontrol.NewBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
 		podEvents:    make(chan struct{}, 1),
 	}
 	k.workers = newPodWorkers(k.syncPod)
@@ -140,10 +142,10 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
-// Run serves the kubelet API on ln, registers the node, and runs the pods
-// bound to it until ctx ends; it closes ln and may be called once. ln may
-// be a TLS listener. Containers are left running on return, as a real
-// kubelet leaves them when it stops.
+// Run serves the kubelet API (package server) on ln, registers the node,
+// and runs the pods bound to it until ctx ends; it closes ln and may be
+// called once. Containers are left running on return, as a real kubelet
+// leaves them when it stops.
 func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 	defer ln.Close()
 	if err := os.MkdirAll(k.cfg.RootDir, 0o755); err != nil {
@@ -183,10 +185,7 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if k.cfg.TLS != nil {
-		ln = tls.NewListener(ln, k.cfg.TLS)
-	}
-	srv := newHTTPServer(k.newServer())
+	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	k.log.Info("serving the kubelet API", "address", ln.Addr().String())
@@ -313,20 +312,20 @@ func (k *Kubelet) podByUID(uid types.UID) *v1.Pod {
 	return nil
 }
 
-// podByName returns the pod bound to this node with that name, or nil.
-func (k *Kubelet) podByName(namespace, name string) *v1.Pod {
+// GetPodByName returns the pod bound to this node with that name.
+func (k *Kubelet) GetPodByName(namespace, name string) (*v1.Pod, bool) {
 	obj, ok, err := k.pods.GetByKey(namespace + "/" + name)
 	if err != nil || !ok {
-		return nil
+		return nil, false
 	}
 	if pod := obj.(*v1.Pod); pod.Spec.NodeName == k.cfg.NodeName {
-		return pod
+		return pod, true
 	}
-	return nil
+	return nil, false
 }
 
-// boundPods lists the pods bound to this node.
-func (k *Kubelet) boundPods() []*v1.Pod {
+// GetPods lists the pods bound to this node.
+func (k *Kubelet) GetPods() []*v1.Pod {
 	var pods []*v1.Pod
 	for _, obj := range k.pods.List() {
 		if pod := obj.(*v1.Pod); pod.Spec.NodeName == k.cfg.NodeName {

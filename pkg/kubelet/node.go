@@ -15,15 +15,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
-const (
-	// maxPods is the kubelet's default --max-pods.
-	maxPods = 110
-	// nodeStatusUpdateRetry is how often a status update is retried on
-	// conflict (kubelet_node_status.go).
-	nodeStatusUpdateRetry = 5
-)
+// maxPods is the kubelet's default --max-pods.
+const maxPods = 110
 
 // hardEvictionMemory is the default memory.available<100Mi eviction
 // threshold, which upstream subtracts from allocatable memory.
@@ -102,24 +98,21 @@ func (k *Kubelet) nodeStatusLoop(ctx context.Context, port int) {
 }
 
 // updateNodeStatus writes the node's status with a fresh heartbeat,
-// retrying on conflict.
+// retrying on conflict (kubelet_node_status.go tryUpdateNodeStatus, up to
+// nodeStatusUpdateRetry times there, as many as retry.DefaultRetry here).
 func (k *Kubelet) updateNodeStatus(ctx context.Context, port int) error {
 	nodes := k.client.CoreV1().Nodes()
-	var err error
-	for range nodeStatusUpdateRetry {
-		var node *v1.Node
-		if node, err = nodes.Get(ctx, k.cfg.NodeName, metav1.GetOptions{}); err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, k.cfg.NodeName, metav1.GetOptions{})
+		if err != nil {
 			return fmt.Errorf("get node: %w", err)
 		}
 		k.setNodeStatus(node, port, time.Now())
-		if _, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err == nil || !apierrors.IsConflict(err) {
-			break
+		if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update node status: %w", err)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("update node status: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // setNodeStatus fills in the status as pkg/kubelet/nodestatus/setters.go

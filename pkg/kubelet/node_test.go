@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 func TestNodeRegistration(t *testing.T) {
@@ -87,9 +89,9 @@ func TestNodeRegistration(t *testing.T) {
 // TestNodeAdopted starts a kubelet whose node already exists, as after a
 // restart: the node is kept and its status refreshed.
 func TestNodeAdopted(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	client := fake.NewClientset(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: testNode, Labels: map[string]string{"keep": "me"}}})
-	e := &testEnv{t: t, cri: newFakeCRI(t), client: client, rootDir: t.TempDir(), logs: &syncBuffer{}}
+	e := &testEnv{t: t, cri: newFakeCRI(t), client: client, rootDir: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	e.start()
 	t.Cleanup(func() { e.stop() })
 	var node *v1.Node

@@ -2,6 +2,8 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -14,6 +16,8 @@ import (
 // podWorkers runs one goroutine per pod, as pkg/kubelet/pod_workers.go:
 // the syncs of one pod are serial, pods do not wait for each other (a
 // slow stop with a long grace period holds up only its own pod).
+// Written here on purpose, small: how a kubelet serialises each pod's
+// syncs is the lesson, and upstream's state machine has no library home.
 type podWorkers struct {
 	sync    func(ctx context.Context, uid types.UID) (done bool)
 	mu      sync.Mutex
@@ -75,6 +79,10 @@ func (k *Kubelet) syncLoop(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		k.dispatch(ctx)
+		// Back-off entries quiet for twice the maximum go, those of
+		// deleted pods among them (upstream's HandlePodCleanups).
+		k.crashBackOff.GC()
+		k.imageBackOff.GC()
 		k.lastSyncLoop.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
@@ -85,12 +93,23 @@ func (k *Kubelet) syncLoop(ctx context.Context) {
 	}
 }
 
+// SyncLoopHealthCheck fails when the sync loop has not run for twice the
+// sync period, and at least five minutes (upstream's Kubelet.SyncLoopHealthCheck).
+func (k *Kubelet) SyncLoopHealthCheck(*http.Request) error {
+	limit := max(2*k.cfg.SyncFrequency, 5*time.Minute)
+	last := k.lastSyncLoop.Load()
+	if last != 0 && time.Since(time.Unix(0, last)) > limit {
+		return fmt.Errorf("sync Loop took longer than expected")
+	}
+	return nil
+}
+
 // dispatch signals the workers of every pod bound to the node and of every
 // pod the runtime still has sandboxes of ours for: those gone from the API
 // (deleted while the kubelet was down) are cleaned up by their workers.
 func (k *Kubelet) dispatch(ctx context.Context) {
 	uids := sets.New[types.UID]()
-	for _, pod := range k.boundPods() {
+	for _, pod := range k.GetPods() {
 		uids.Insert(pod.UID)
 	}
 	sandboxes, err := k.runtime.ListPodSandbox(ctx, nil)

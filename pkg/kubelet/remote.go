@@ -48,22 +48,24 @@ func dialRuntime(endpoint string, timeout time.Duration) (*remoteRuntime, error)
 
 func (r *remoteRuntime) Close() error { return r.conn.Close() }
 
-// bounded returns ctx limited by the request timeout plus extra.
-func (r *remoteRuntime) bounded(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, r.timeout+extra)
+// call sends one RPC bounded by timeout, as each method of cri-client's
+// remoteRuntimeService bounds its call by the runtime request timeout. The
+// error is the runtime's gRPC status as it came, unwrapped as upstream
+// returns it: the kubelet API answers its code and message
+// (streaming.WriteError).
+func call[Req, Resp any](ctx context.Context, timeout time.Duration, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return rpc(ctx, req)
 }
 
 func (r *remoteRuntime) Version(ctx context.Context) (*runtimeapi.VersionResponse, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	return r.rs.Version(ctx, &runtimeapi.VersionRequest{})
+	return call(ctx, r.timeout, r.rs.Version, &runtimeapi.VersionRequest{})
 }
 
 func (r *remoteRuntime) RunPodSandbox(ctx context.Context, config *runtimeapi.PodSandboxConfig) (string, error) {
 	// Upstream allows twice the timeout: sandbox creation sets up networking.
-	ctx, cancel := r.bounded(ctx, r.timeout)
-	defer cancel()
-	resp, err := r.rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: config})
+	resp, err := call(ctx, 2*r.timeout, r.rs.RunPodSandbox, &runtimeapi.RunPodSandboxRequest{Config: config})
 	if err != nil {
 		return "", err
 	}
@@ -74,33 +76,22 @@ func (r *remoteRuntime) RunPodSandbox(ctx context.Context, config *runtimeapi.Po
 }
 
 func (r *remoteRuntime) StopPodSandbox(ctx context.Context, id string) error {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	_, err := r.rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+	_, err := call(ctx, r.timeout, r.rs.StopPodSandbox, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
 	return err
 }
 
 func (r *remoteRuntime) RemovePodSandbox(ctx context.Context, id string) error {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	_, err := r.rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+	_, err := call(ctx, r.timeout, r.rs.RemovePodSandbox, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
 	return err
 }
 
 func (r *remoteRuntime) ListPodSandbox(ctx context.Context, filter *runtimeapi.PodSandboxFilter) ([]*runtimeapi.PodSandbox, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: filter})
-	if err != nil {
-		return nil, err
-	}
-	return resp.Items, nil
+	resp, err := call(ctx, r.timeout, r.rs.ListPodSandbox, &runtimeapi.ListPodSandboxRequest{Filter: filter})
+	return resp.GetItems(), err
 }
 
 func (r *remoteRuntime) CreateContainer(ctx context.Context, sandboxID string, config *runtimeapi.ContainerConfig, sandboxConfig *runtimeapi.PodSandboxConfig) (string, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+	resp, err := call(ctx, r.timeout, r.rs.CreateContainer, &runtimeapi.CreateContainerRequest{
 		PodSandboxId:  sandboxID,
 		Config:        config,
 		SandboxConfig: sandboxConfig,
@@ -115,42 +106,29 @@ func (r *remoteRuntime) CreateContainer(ctx context.Context, sandboxID string, c
 }
 
 func (r *remoteRuntime) StartContainer(ctx context.Context, id string) error {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	_, err := r.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id})
+	_, err := call(ctx, r.timeout, r.rs.StartContainer, &runtimeapi.StartContainerRequest{ContainerId: id})
 	return err
 }
 
 // StopContainer waits up to the grace period on top of the request timeout,
 // leaving the runtime time to escalate to SIGKILL.
 func (r *remoteRuntime) StopContainer(ctx context.Context, id string, grace int64) error {
-	ctx, cancel := r.bounded(ctx, time.Duration(grace)*time.Second)
-	defer cancel()
-	_, err := r.rs.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: grace})
+	_, err := call(ctx, r.timeout+time.Duration(grace)*time.Second, r.rs.StopContainer, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: grace})
 	return err
 }
 
 func (r *remoteRuntime) RemoveContainer(ctx context.Context, id string) error {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	_, err := r.rs.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id})
+	_, err := call(ctx, r.timeout, r.rs.RemoveContainer, &runtimeapi.RemoveContainerRequest{ContainerId: id})
 	return err
 }
 
 func (r *remoteRuntime) ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: filter})
-	if err != nil {
-		return nil, err
-	}
-	return resp.Containers, nil
+	resp, err := call(ctx, r.timeout, r.rs.ListContainers, &runtimeapi.ListContainersRequest{Filter: filter})
+	return resp.GetContainers(), err
 }
 
 func (r *remoteRuntime) ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+	resp, err := call(ctx, r.timeout, r.rs.ContainerStatus, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 	if err != nil {
 		return nil, err
 	}
@@ -160,44 +138,42 @@ func (r *remoteRuntime) ContainerStatus(ctx context.Context, id string) (*runtim
 	return resp.Status, nil
 }
 
-func (r *remoteRuntime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.Exec(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Url, nil
+// Exec, Attach and PortForward answer the runtime's streaming URL.
+func (r *remoteRuntime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (*url.URL, error) {
+	return streamingURL(call(ctx, r.timeout, r.rs.Exec, req))
 }
 
-func (r *remoteRuntime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.Attach(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Url, nil
+func (r *remoteRuntime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*url.URL, error) {
+	return streamingURL(call(ctx, r.timeout, r.rs.Attach, req))
 }
 
-func (r *remoteRuntime) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.rs.PortForward(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Url, nil
+func (r *remoteRuntime) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (*url.URL, error) {
+	return streamingURL(call(ctx, r.timeout, r.rs.PortForward, req))
 }
 
-func (r *remoteRuntime) ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec) (*runtimeapi.Image, error) {
-	ctx, cancel := r.bounded(ctx, 0)
-	defer cancel()
-	resp, err := r.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: image})
+// streamingURL parses the URL of an Exec, Attach or PortForward answer. It
+// must be absolute: kubelets before the dockershim's removal resolved
+// relative URLs against a streaming server of their own, which this kubelet
+// (like upstream today) does not have, so a relative URL is refused here
+// with a clear error instead of failing inside the proxy.
+func streamingURL[Resp interface{ GetUrl() string }](resp Resp, err error) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resp.Image, nil
+	raw := resp.GetUrl()
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse streaming URL from the container runtime: %w", err)
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("container runtime returned a relative streaming URL %q; it must be absolute (http://host:port/...)", raw)
+	}
+	return u, nil
+}
+
+func (r *remoteRuntime) ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec) (*runtimeapi.Image, error) {
+	resp, err := call(ctx, r.timeout, r.is.ImageStatus, &runtimeapi.ImageStatusRequest{Image: image})
+	return resp.GetImage(), err
 }
 
 // PullImage has no deadline of its own, as upstream: pulls may take long and

@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 )
 
 // setTransitionTimes keeps a condition's last transition time while its
@@ -31,39 +33,38 @@ func setTransitionTimes(s, old *v1.PodStatus) {
 }
 
 // updateStatus writes the pod's status if it changed, reading the pod
-// first so the write carries its latest resource version (the status
-// manager's syncPod).
+// first so the write carries its latest resource version, and again on a
+// conflict (the status manager's syncPod; retry.RetryOnConflict as
+// upstream's status updaters use it).
 func (k *Kubelet) updateStatus(ctx context.Context, pod *v1.Pod, status v1.PodStatus) {
 	if last, ok := k.statuses.get(pod.UID); ok && apiequality.Semantic.DeepEqual(last, status) {
 		return
 	}
 	pods := k.client.CoreV1().Pods(pod.Namespace)
-	for range 3 {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		latest, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) || (err == nil && latest.UID != pod.UID) {
-			return
+			// Gone, or a new pod of the same name: nothing to report.
+			return nil
 		}
 		if err != nil {
-			k.log.Error("get pod for status update", logAttrs(pod), "err", err)
-			return
+			return fmt.Errorf("get pod for status update: %w", err)
 		}
 		merged := mergeStatus(latest.Status, status)
 		if apiequality.Semantic.DeepEqual(latest.Status, merged) {
 			k.statuses.set(pod.UID, merged)
-			return
+			return nil
 		}
 		latest.Status = merged
-		if _, err = pods.UpdateStatus(ctx, latest, metav1.UpdateOptions{}); err == nil {
-			k.statuses.set(pod.UID, merged)
-			k.log.Info("updated pod status", logAttrs(pod), "phase", merged.Phase)
-			return
+		if _, err := pods.UpdateStatus(ctx, latest, metav1.UpdateOptions{}); err != nil {
+			return err
 		}
-		if !apierrors.IsConflict(err) {
-			if ctx.Err() == nil {
-				k.log.Error("update pod status", logAttrs(pod), "err", err)
-			}
-			return
-		}
+		k.statuses.set(pod.UID, merged)
+		k.log.Info("updated pod status", logAttrs(pod), "phase", merged.Phase)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		k.log.Error("update pod status", logAttrs(pod), "err", err)
 	}
 }
 

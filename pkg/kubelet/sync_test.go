@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 // TestStartPod checks the exact sandbox and container configs a new pod
@@ -251,7 +252,7 @@ func TestRestartWithBackOff(t *testing.T) {
 
 	// The second crash waits out the back-off, on a clock the test holds.
 	frozen := time.Now()
-	e.setBackOffClock(func() time.Time { return frozen })
+	e.setBackOffClock(frozen)
 	e.cri.exit(e.cri.running("c")[0], 2)
 	got = e.waitPod("crash", "in back-off", func(p *v1.Pod) bool {
 		w := p.Status.ContainerStatuses[0].State.Waiting
@@ -267,7 +268,7 @@ func TestRestartWithBackOff(t *testing.T) {
 	if got.Status.Phase != v1.PodRunning {
 		t.Errorf("phase in back-off %s, want Running", got.Status.Phase)
 	}
-	e.setBackOffClock(func() time.Time { return frozen.Add(time.Hour) })
+	e.setBackOffClock(frozen.Add(time.Hour))
 	got = e.waitPod("crash", "restarted after the back-off", func(p *v1.Pod) bool {
 		return running(p) && p.Status.ContainerStatuses[0].RestartCount == 2
 	})
@@ -442,12 +443,12 @@ func TestAdoptAfterRestart(t *testing.T) {
 	}
 }
 
-// setBackOffClock replaces the crash-loop back-off's clock.
-func (e *testEnv) setBackOffClock(now func() time.Time) {
+// setBackOffClock stops the crash-loop back-off's clock at now.
+func (e *testEnv) setBackOffClock(now time.Time) {
 	b := e.k.crashBackOff
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.now = now
+	b.Lock()
+	defer b.Unlock()
+	b.Clock = testingclock.NewFakeClock(now)
 }
 
 // sandboxOf returns the ID of the pod's newest sandbox, "" if none.

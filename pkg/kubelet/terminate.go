@@ -153,10 +153,9 @@ func (k *Kubelet) deletePod(ctx context.Context, pod *v1.Pod) error {
 	return err
 }
 
-// forget drops what the kubelet remembers about a pod.
+// forget drops what the kubelet remembers about a pod; its back-off
+// entries go with the sync loop's garbage collection.
 func (k *Kubelet) forget(uid types.UID) {
 	k.reasons.forget(uid)
 	k.statuses.forget(uid)
-	k.crashBackOff.DeletePrefix(string(uid) + "_")
-	k.imageBackOff.DeletePrefix(string(uid) + "_")
 }

@@ -2,7 +2,6 @@ package kubelet
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,35 +10,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/flowcontrol"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	testingclock "k8s.io/utils/clock/testing"
 )
-
-func TestNewStreamOptions(t *testing.T) {
-	for _, tc := range []struct {
-		query string
-		want  streamOptions
-		err   string
-	}{
-		{"input=1&output=1&error=1", streamOptions{stdin: true, stdout: true, stderr: true}, ""},
-		{"output=true&error=True", streamOptions{stdout: true, stderr: true}, ""},
-		{"output=1&error=1&tty=1", streamOptions{stdout: true, tty: true}, ""},
-		{"input=t&tty=TRUE", streamOptions{stdin: true, tty: true}, ""},
-		{"output=yes", streamOptions{}, "you must specify at least 1 of stdin, stdout, stderr"},
-		{"tty=1", streamOptions{}, "you must specify at least 1 of stdin, stdout, stderr"},
-		{"input=0&output=false", streamOptions{}, "you must specify at least 1 of stdin, stdout, stderr"},
-	} {
-		got, err := newStreamOptions(httptest.NewRequest("GET", "/exec/ns/pod/c?"+tc.query, nil))
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("%s: err %v, want %q", tc.query, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || *got != tc.want {
-			t.Errorf("%s: %+v %v, want %+v", tc.query, got, err, tc.want)
-		}
-	}
-}
 
 func TestExpand(t *testing.T) {
 	vars := map[string]string{"A": "a", "EMPTY": "", "B": "$(A)"}
@@ -196,11 +170,14 @@ func TestPodQOSAndResources(t *testing.T) {
 	}
 }
 
+// TestBackOff: the crash-loop and image pull back-off, upstream's
+// flowcontrol.Backoff, with the timings and garbage collection the kubelet
+// relies on.
 func TestBackOff(t *testing.T) {
 	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	b := newBackOff(time.Second, 4*time.Second)
-	b.now = func() time.Time { return now }
-	if b.IsInBackOffSince("k", now) || b.IsInBackOffSinceUpdate("k") {
+	clock := testingclock.NewFakeClock(now)
+	b := flowcontrol.NewFakeBackOff(time.Second, 4*time.Second, clock)
+	if b.IsInBackOffSince("k", now) || b.IsInBackOffSinceUpdate("k", clock.Now()) {
 		t.Fatal("in back-off without a failure")
 	}
 	b.Next("k", now)
@@ -214,6 +191,7 @@ func TestBackOff(t *testing.T) {
 		}
 	}
 	now = now.Add(3 * time.Second)
+	clock.SetTime(now)
 	if !b.IsInBackOffSince("k", now.Add(-3*time.Second)) || b.IsInBackOffSince("k", now.Add(-5*time.Second)) {
 		t.Error("back-off window wrong")
 	}
@@ -223,9 +201,12 @@ func TestBackOff(t *testing.T) {
 	if b.Get("k") != time.Second {
 		t.Errorf("delay after a quiet minute %v, want 1s", b.Get("k"))
 	}
-	b.DeletePrefix("k")
+	// The sync loop's GC forgets a key quiet for twice the maximum, as it
+	// forgets those of deleted pods.
+	clock.SetTime(now.Add(9 * time.Second))
+	b.GC()
 	if b.Get("k") != 0 {
-		t.Error("DeletePrefix kept the key")
+		t.Error("GC kept the key")
 	}
 }
 
@@ -250,25 +231,6 @@ func TestPodDNSConfig(t *testing.T) {
 	})
 	if cfg, err := hostDNSConfig(filepath.Join(t.TempDir(), "missing")); cfg != nil || err != nil {
 		t.Errorf("missing resolv.conf: %v %v", cfg, err)
-	}
-}
-
-func TestDecodePodLogOptions(t *testing.T) {
-	q := map[string][]string{
-		"follow": {"true"}, "previous": {"1"}, "timestamps": {"false"}, "tailLines": {"10"},
-		"limitBytes": {"100"}, "sinceSeconds": {"30"}, "container": {"c"}, "stream": {"Stdout"},
-	}
-	o, err := decodePodLogOptions(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !o.Follow || !o.Previous || o.Timestamps || *o.TailLines != 10 || *o.LimitBytes != 100 || *o.SinceSeconds != 30 ||
-		o.Container != "c" || *o.Stream != "Stdout" || o.SinceTime != nil {
-		t.Errorf("decoded %+v", o)
-	}
-	o, err = decodePodLogOptions(map[string][]string{"sinceTime": {"2024-01-02T03:04:05Z"}, "follow": {""}})
-	if err != nil || o.SinceTime == nil || o.SinceTime.UTC().Format(time.RFC3339) != "2024-01-02T03:04:05Z" || !o.Follow || *o.Stream != v1.LogStreamAll {
-		t.Errorf("decoded %+v, %v", o, err)
 	}
 }
 

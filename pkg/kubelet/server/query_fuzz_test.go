@@ -1,4 +1,4 @@
-package kubelet
+package server
 
 import (
 	"net/http"
@@ -25,10 +25,10 @@ func FuzzStreamOptions(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !opts.stdin && !opts.stdout && !opts.stderr {
+		if !opts.Stdin && !opts.Stdout && !opts.Stderr {
 			t.Fatalf("%q accepted without a stream", raw)
 		}
-		if opts.tty && opts.stderr {
+		if opts.TTY && opts.Stderr {
 			t.Fatalf("%q accepted stderr on a terminal", raw)
 		}
 	})

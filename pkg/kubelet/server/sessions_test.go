@@ -1,4 +1,4 @@
-package kubelet
+package server
 
 import (
 	"io"
@@ -8,21 +8,16 @@ import (
 )
 
 // TestMaxStreamingSessions: past MaxStreamingSessions an exec, attach or
-// port-forward gets 429 with Retry-After before the runtime is asked, and
-// a session that ends makes room again.
+// port-forward gets 429 with Retry-After before the host (and so the
+// runtime) is asked, and a session that ends makes room again.
 func TestMaxStreamingSessions(t *testing.T) {
-	e := newEnv(t)
-	e.stop()
-	e.maxSessions = 1
-	e.start()
-	serveStreaming(t, e.cri)
-	e.createPod(newTestPod("web"))
-	e.waitPod("web", "running", running)
+	e := newEnv(t, Options{MaxStreamingSessions: 1}, newTestPod("web"))
+	serveStreaming(t, e.host)
 
 	// One session open: cat echoes until its stdin ends.
 	stdinW, stdoutR, done := openCat(t, e.base+"/exec/default/web/c?command=cat&input=1&output=1&error=1")
 
-	execs := len(e.cri.callsOf("Exec"))
+	execs := len(e.host.callsOf("GetExec"))
 	const want = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too many streaming sessions: the kubelet serves at most 1 at once","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}` + "\n"
 	for _, path := range []string{"/exec/default/web/c?command=cat&output=1", "/attach/default/web/c?output=1", "/portForward/default/web"} {
 		resp, err := e.http.Post(e.base+path, "", nil)
@@ -35,8 +30,8 @@ func TestMaxStreamingSessions(t *testing.T) {
 			t.Errorf("%s: %s, Retry-After %q, %q; want 429, 1, %q", path, resp.Status, resp.Header.Get("Retry-After"), body, want)
 		}
 	}
-	if n := len(e.cri.callsOf("Exec")); n != execs {
-		t.Errorf("the runtime was asked for %d more execs past the bound", n-execs)
+	if n := len(e.host.callsOf("GetExec")); n != execs {
+		t.Errorf("the host was asked for %d more execs past the bound", n-execs)
 	}
 
 	stdinW.Close()

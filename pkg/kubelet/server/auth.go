@@ -1,10 +1,12 @@
-package kubelet
+package server
 
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 
@@ -12,10 +14,34 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
-// ServingTLS is the kubelet's TLS as with --tls-cert-file,
-// --tls-private-key-file and --client-ca-file: client certificates are
-// verified against clientCAs when given, and the auth filter decides.
-func ServingTLS(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
+// LoadServingTLS reads the kubelet's --tls-cert-file, --tls-private-key-file
+// and --client-ca-file into the TLS of Options; none given is plain HTTP
+// (nil), and all three go together.
+func LoadServingTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && clientCAFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" || clientCAFile == "" {
+		return nil, errors.New("--tls-cert-file, --tls-private-key-file and --client-ca-file go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	pem, err := os.ReadFile(clientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("client CA: %w", err)
+	}
+	cas := x509.NewCertPool()
+	if !cas.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("client CA: no certificate in %s", clientCAFile)
+	}
+	return servingTLS(cert, cas), nil
+}
+
+// servingTLS verifies client certificates against clientCAs when given;
+// the auth filter decides.
+func servingTLS(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientCAs:    clientCAs,

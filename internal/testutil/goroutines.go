@@ -1,0 +1,25 @@
+package testutil
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// CheckGoroutines fails the test if, once everything else the test set up
+// has been cleaned up, more goroutines run than when it started: a session
+// or a server left behind. Call it first, so that its cleanup runs last.
+func CheckGoroutines(t testing.TB) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		var n int
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if n = runtime.NumGoroutine(); n <= base {
+				return
+			}
+		}
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left running, %d before the test:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	})
+}

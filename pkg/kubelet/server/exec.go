@@ -1,0 +1,119 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/emicklei/go-restful/v3"
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/proxy"
+	translator "k8s.io/apiserver/pkg/util/proxy"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/streaming"
+)
+
+// StreamOptions says which streams an exec or attach session has
+// (cri-streaming remotecommand.Options).
+type StreamOptions struct {
+	Stdin, Stdout, Stderr, TTY bool
+}
+
+// newStreamOptions reads input, output, error and tty from the query as
+// remotecommand.NewOptions does. Upstream takes only "1" for true; any
+// value strconv.ParseBool reads as true is accepted too.
+func newStreamOptions(req *http.Request) (StreamOptions, error) {
+	q := req.URL.Query()
+	flag := func(name string) bool {
+		b, err := strconv.ParseBool(q.Get(name))
+		return err == nil && b
+	}
+	opts := StreamOptions{
+		Stdin:  flag(v1.ExecStdinParam),
+		Stdout: flag(v1.ExecStdoutParam),
+		Stderr: flag(v1.ExecStderrParam),
+		TTY:    flag(v1.ExecTTYParam),
+	}
+	// A terminal merges stderr into stdout.
+	if opts.TTY && opts.Stderr {
+		opts.Stderr = false
+	}
+	if !opts.Stdin && !opts.Stdout && !opts.Stderr {
+		return StreamOptions{}, errors.New("you must specify at least 1 of stdin, stdout, stderr")
+	}
+	return opts, nil
+}
+
+// serveStream serves exec or attach, the subresource: it asks the host for
+// the runtime's session and proxies the client's upgraded connection to it
+// (upstream's getExec and getAttach, which differ only in the host call).
+func (s *Server) serveStream(subresource string) restful.RouteFunction {
+	return func(req *restful.Request, resp *restful.Response) {
+		uid, container := types.UID(req.PathParameter("uid")), req.PathParameter("containerName")
+		opts, err := newStreamOptions(req.Request)
+		if err != nil {
+			streaming.WriteStatus(resp.ResponseWriter, http.StatusBadRequest, err.Error())
+			return
+		}
+		pod, ok := s.requestedPod(req, resp)
+		if !ok {
+			return
+		}
+		ctx := req.Request.Context()
+		var u *url.URL
+		if subresource == "attach" {
+			u, err = s.host.GetAttach(ctx, pod, uid, container, opts)
+		} else {
+			u, err = s.host.GetExec(ctx, pod, uid, container, req.Request.URL.Query()[v1.ExecCommandParam], opts)
+		}
+		if err != nil {
+			streaming.WriteError(resp.ResponseWriter, err)
+			return
+		}
+		s.proxyStream(resp.ResponseWriter, req.Request, u, opts)
+	}
+}
+
+// requestedPod returns the pod that the path of an exec, attach or
+// port-forward names, or answers 404 as upstream does.
+func (s *Server) requestedPod(req *restful.Request, resp *restful.Response) (*v1.Pod, bool) {
+	pod, ok := s.host.GetPodByName(req.PathParameter("podNamespace"), req.PathParameter("podID"))
+	if !ok {
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod does not exist")
+	}
+	return pod, ok
+}
+
+// proxyStream hands the client's connection to the runtime's streaming
+// server. A WebSocket v5 client is translated to SPDY here, as a kubelet
+// with ExtendWebSocketsToKubelet does for an apiserver that passes it
+// through.
+func (s *Server) proxyStream(w http.ResponseWriter, req *http.Request, u *url.URL, opts StreamOptions) {
+	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s})
+	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(req) {
+		handler = translator.NewStreamTranslatorHandler(u, nil, 0, translator.Options{
+			Stdin:  opts.Stdin,
+			Stdout: opts.Stdout,
+			Stderr: opts.Stderr,
+			Tty:    opts.TTY,
+		})
+	}
+	handler.ServeHTTP(w, req)
+}
+
+// responder answers proxy failures with a Status: a 500, or the code of an
+// API error such as the 400 for a request that is no upgrade.
+type responder struct{ s *Server }
+
+func (r *responder) Error(w http.ResponseWriter, req *http.Request, err error) {
+	r.s.log.Error("error while proxying request", "path", req.URL.Path, "err", err)
+	code := http.StatusInternalServerError
+	if st, ok := err.(apierrors.APIStatus); ok {
+		code = int(st.Status().Code)
+	}
+	streaming.WriteStatus(w, code, err.Error())
+}

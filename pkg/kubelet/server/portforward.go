@@ -1,0 +1,81 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/emicklei/go-restful/v3"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/proxy"
+	translator "k8s.io/apiserver/pkg/util/proxy"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/streaming"
+)
+
+// servePortForward asks the host for a port-forward session on the pod and
+// proxies the client's connection to it (upstream's getPortForward).
+// WebSocket clients name the ports in the query; SPDY clients name them per
+// stream, and a WebSocket tunnelling SPDY does the same.
+func (s *Server) servePortForward(req *restful.Request, resp *restful.Response) {
+	uid := types.UID(req.PathParameter("uid"))
+	tunnel := wsstream.IsWebSocketRequestWithTunnelingProtocol(req.Request)
+	var ports []int32
+	if !tunnel {
+		var err error
+		if ports, err = portForwardPorts(req.Request); err != nil {
+			streaming.WriteStatus(resp.ResponseWriter, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	pod, ok := s.requestedPod(req, resp)
+	if !ok {
+		return
+	}
+	if uid != "" && pod.UID != uid {
+		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod not found")
+		return
+	}
+	u, err := s.host.GetPortForward(req.Request.Context(), pod, ports)
+	if err != nil {
+		streaming.WriteError(resp.ResponseWriter, err)
+		return
+	}
+	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s})
+	if tunnel {
+		handler = translator.NewTunnelingHandler(handler)
+	}
+	handler.ServeHTTP(resp.ResponseWriter, req.Request)
+}
+
+// portForwardPorts reads the ports of a WebSocket port-forward request
+// (cri-streaming portforward.NewV4Options); SPDY requests carry none.
+func portForwardPorts(req *http.Request) ([]int32, error) {
+	if !wsstream.IsWebSocketRequest(req) {
+		return nil, nil
+	}
+	values := req.URL.Query()[v1.PortHeader]
+	if len(values) == 0 {
+		return nil, fmt.Errorf("query parameter %q is required", v1.PortHeader)
+	}
+	var ports []int32
+	for _, value := range values {
+		if len(value) == 0 {
+			return nil, fmt.Errorf("query parameter %q cannot be empty", v1.PortHeader)
+		}
+		for _, p := range strings.Split(value, ",") {
+			port, err := strconv.ParseUint(p, 10, 16)
+			if err != nil {
+				return nil, fmt.Errorf("unable to parse %q as a port: %v", value, err)
+			}
+			if port < 1 {
+				return nil, fmt.Errorf("port %q must be > 0", value)
+			}
+			ports = append(ports, int32(port))
+		}
+	}
+	return ports, nil
+}
