@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"sort"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -90,19 +89,9 @@ func (rt *Runtime) containerStatus(id string, verbose bool) (*runtimeapi.Contain
 // oldest first, as containerd's filterCRIContainers.
 func (rt *Runtime) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	rt.mu.Lock()
-	all := make([]*container, 0, len(rt.containers))
-	for _, c := range rt.containers {
-		all = append(all, c)
-	}
-	wantID, wantSandbox := f.GetId(), f.GetPodSandboxId()
-	if c, err := lookup(rt.containers, wantID); err == nil {
-		wantID = c.id
-	}
-	if s, err := lookup(rt.sandboxes, wantSandbox); err == nil {
-		wantSandbox = s.id
-	}
+	all := oldestFirst(rt.containers)
+	wantID, wantSandbox := fullID(rt.containers, f.GetId()), fullID(rt.sandboxes, f.GetPodSandboxId())
 	rt.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].createdAt < all[j].createdAt })
 	var out []*runtimeapi.Container
 	for _, c := range all {
 		st := c.getStatus()
