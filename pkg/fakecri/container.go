@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -262,6 +263,26 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	c.status.pid = t.processID()
 	go rt.monitor(c)
 	return nil
+}
+
+// environ is a container's environment: a default PATH and the HOSTNAME
+// containerd sets, then Config.Envs, then HOME if still unset, as runc sets
+// it from the user's passwd entry.
+func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) []string {
+	hostname := sbCfg.GetHostname()
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
+	home := true
+	for _, kv := range cfg.GetEnvs() {
+		env = append(env, kv.GetKey()+"="+string(kv.GetValue()))
+		home = home && kv.GetKey() != "HOME"
+	}
+	if u, err := user.Current(); err == nil && home {
+		env = append(env, "HOME="+u.HomeDir)
+	}
+	return env
 }
 
 // monitor waits for a container's main task to end, then ends the rest of

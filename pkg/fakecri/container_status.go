@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -139,26 +138,6 @@ func (rt *Runtime) reopenContainerLog(id string) error {
 		return fmt.Errorf("failed to reopen log file %q: %w", c.logPath, err)
 	}
 	return nil
-}
-
-// environ is a container's environment: a default PATH and the HOSTNAME
-// containerd sets, then Config.Envs, then HOME if still unset, as runc sets
-// it from the user's passwd entry.
-func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) []string {
-	hostname := sbCfg.GetHostname()
-	if hostname == "" {
-		hostname, _ = os.Hostname()
-	}
-	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
-	home := true
-	for _, kv := range cfg.GetEnvs() {
-		env = append(env, kv.GetKey()+"="+string(kv.GetValue()))
-		home = home && kv.GetKey() != "HOME"
-	}
-	if u, err := user.Current(); err == nil && home {
-		env = append(env, "HOME="+u.HomeDir)
-	}
-	return env
 }
 
 // processUser is who the containers' processes run as: fake-cri's own user.
