@@ -1,31 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/tools/remotecommand"
-	"k8s.io/client-go/transport/spdy"
-	clientexec "k8s.io/client-go/util/exec"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestUsage(t *testing.T) {
@@ -47,336 +29,31 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestServe runs fake-cri as main does, on a socket a previous run left
-// behind, and drives it as a kubelet and a client would: CRI calls over the
-// socket, then the Exec URL with client-go's SPDY executor.
-func TestServe(t *testing.T) {
+// TestRun checks that the flags reach fakecri.Serve, which TestServe in
+// pkg/fakecri drives in full: on a context already ended, fake-cri starts,
+// says where it serves, stops and exits 0; a server that cannot start exits 1.
+func TestRun(t *testing.T) {
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "fake-cri.sock")
-	staleSocket(t, sock)
-	debugAddr := freeAddr(t)
+	sock, root := filepath.Join(dir, "fake-cri.sock"), filepath.Join(dir, "root")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	exited := make(chan int)
-	go func() {
-		exited <- run(ctx, []string{"--listen", "unix://" + sock, "--root", filepath.Join(dir, "root"), "--debug-address", debugAddr}, &stderr)
-	}()
-
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
+	cancel()
+	var stderr bytes.Buffer
+	args := []string{"--listen", "unix://" + sock, "--root", root, "--debug-address", "127.0.0.1:0"}
+	if code := run(ctx, args, &stderr); code != 0 {
+		t.Fatalf("exit code %d; log:\n%s", code, stderr.String())
 	}
-	defer conn.Close()
-	rs, is := runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)
-	waitReady(t, rs, &stderr)
-
-	v, err := rs.Version(ctx, &runtimeapi.VersionRequest{})
-	if err != nil || v.RuntimeName != "fake-cri" || v.RuntimeApiVersion != "v1" || v.RuntimeVersion == "" {
-		t.Fatalf("Version: %v, %v", v, err)
-	}
-	sb, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
-		Metadata: &runtimeapi.PodSandboxMetadata{Name: "p", Namespace: "default", Uid: "u"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
-		Metadata: &runtimeapi.ContainerMetadata{Name: "c"},
-		Image:    &runtimeapi.ImageSpec{Image: img.ImageRef},
-		Command:  []string{"sleep", "1000"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
-		t.Fatal(err)
-	}
-	pid := containerPID(t, rs, c.ContainerId)
-	baseline := goroutines(t, debugAddr)
-
-	exec := func(req *runtimeapi.ExecRequest, opts remotecommand.StreamOptions) error {
-		t.Helper()
-		resp, err := rs.Exec(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(resp.Url, "http://127.0.0.1:") || !strings.Contains(resp.Url, "/exec/") {
-			t.Fatalf("Exec answered %q, want an absolute URL of the streaming server", resp.Url)
-		}
-		ex, err := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", mustParse(t, resp.Url))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		return ex.StreamWithContext(sctx, opts)
-	}
-	t.Run("exec", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		err := exec(&runtimeapi.ExecRequest{ContainerId: c.ContainerId, Cmd: []string{"sh", "-c", "cat; echo err >&2; exit 3"}, Stdin: true, Stdout: true, Stderr: true},
-			remotecommand.StreamOptions{Stdin: strings.NewReader("through stdin\n"), Stdout: &stdout, Stderr: &stderr})
-		var exitErr clientexec.CodeExitError // what client-go returns
-		if !errors.As(err, &exitErr) || exitErr.Code != 3 {
-			t.Errorf("error %v (%T), want exit code 3", err, err)
-		}
-		if stdout.String() != "through stdin\n" || stderr.String() != "err\n" {
-			t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-	})
-	t.Run("tty", func(t *testing.T) {
-		// The size travels apart from the command's start: wait for it.
-		script := `while [ "$(stty size)" = "0 0" ]; do sleep 0.01; done; stty size`
-		var stdout bytes.Buffer
-		size := &oneSize{size: remotecommand.TerminalSize{Width: 100, Height: 40}, done: make(chan struct{})}
-		defer close(size.done)
-		err := exec(&runtimeapi.ExecRequest{ContainerId: c.ContainerId, Cmd: []string{"sh", "-c", script}, Stdout: true, Tty: true},
-			remotecommand.StreamOptions{Stdout: &stdout, Tty: true, TerminalSizeQueue: size})
-		if err != nil || stdout.String() != "40 100\r\n" {
-			t.Errorf("stty size: %q, %v", stdout.String(), err)
-		}
-	})
-	t.Run("missing binary", func(t *testing.T) {
-		err := exec(&runtimeapi.ExecRequest{ContainerId: c.ContainerId, Cmd: []string{"nosuchbinary"}, Stdout: true},
-			remotecommand.StreamOptions{Stdout: io.Discard})
-		if err == nil || !strings.Contains(err.Error(), `exec: "nosuchbinary": executable file not found in $PATH`) {
-			t.Errorf("error %v", err)
-		}
-	})
-
-	t.Run("attach", func(t *testing.T) {
-		cat, err := rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
-			Metadata: &runtimeapi.ContainerMetadata{Name: "cat"},
-			Image:    &runtimeapi.ImageSpec{Image: img.ImageRef},
-			Command:  []string{"cat"},
-			Stdin:    true, StdinOnce: true,
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cat.ContainerId}); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := rs.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: cat.ContainerId, Stdin: true, Stdout: true, Stderr: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", mustParse(t, resp.Url))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// With StdinOnce, the end of the client's input ends cat, and so
-		// the session.
-		var stdout bytes.Buffer
-		err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("typed\n"), Stdout: &stdout, Stderr: io.Discard})
-		if err != nil || stdout.String() != "typed\n" {
-			t.Errorf("attach: stdout %q, %v", stdout.String(), err)
-		}
-	})
-	t.Run("port-forward", func(t *testing.T) {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					io.Copy(c, c)
-					c.Close()
-				}()
-			}
-		}()
-		port := l.Addr().(*net.TCPAddr).Port
-		resp, err := rs.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: sb.PodSandboxId, Port: []int32{int32(port)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := forward(t, resp.Url, port, "ping\n"); got != "ping\n" {
-			t.Errorf("through the forward: %q", got)
-		}
-	})
-
-	// Every session's goroutines, on both ends, are gone once it is over.
-	for deadline := time.Now().Add(10 * time.Second); goroutines(t, debugAddr) > baseline; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines after the sessions, %d before", goroutines(t, debugAddr), baseline)
-		}
-	}
-
-	cancel() // SIGTERM
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("exit code %d; log:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("fake-cri did not stop")
+	serving := regexp.MustCompile(`msg="fake-cri serving" socket=` + regexp.QuoteMeta(sock) + ` root=` + regexp.QuoteMeta(root) +
+		` streaming=http://127\.0\.0\.1:\d+ debug=127\.0\.0\.1:0\n`)
+	if !serving.MatchString(stderr.String()) || !strings.Contains(stderr.String(), `msg="fake-cri stopping"`) {
+		t.Errorf("log:\n%s", stderr.String())
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
 	}
-	// Its containers die with it.
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); !strings.Contains(string(b), ") Z ") {
-			t.Errorf("container process %d outlived fake-cri: %s", pid, b)
-		}
-	}
-}
 
-// containerPID reads the process ID from ContainerStatus's verbose info, as
-// crictl inspect shows it.
-func containerPID(t *testing.T, rs runtimeapi.RuntimeServiceClient, id string) int {
-	t.Helper()
-	resp, err := rs.ContainerStatus(context.Background(), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
-	if err != nil {
-		t.Fatal(err)
+	stderr.Reset()
+	args = []string{"--listen", "unix://" + sock, "--root", root, "--stream-address", "0.0.0.0:0"}
+	if code := run(ctx, args, &stderr); code != 1 || !strings.Contains(stderr.String(), `msg="fake-cri failed" err="streaming server: `) {
+		t.Errorf("non-loopback streaming address: exit code %d; log:\n%s", code, stderr.String())
 	}
-	var info struct {
-		Pid int `json:"pid"`
-	}
-	if err := json.Unmarshal([]byte(resp.Info["info"]), &info); err != nil || info.Pid == 0 {
-		t.Fatalf("verbose info %q: %v", resp.Info, err)
-	}
-	return info.Pid
-}
-
-// forward sends msg through a port-forward to port with client-go's
-// port-forwarder, as kubectl port-forward does, and returns the answer.
-func forward(t *testing.T, rawURL string, port int, msg string) string {
-	t.Helper()
-	transport, upgrader, err := spdy.RoundTripperFor(&rest.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, "POST", mustParse(t, rawURL))
-	stop, ready := make(chan struct{}), make(chan struct{})
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- fw.ForwardPorts() }()
-	defer func() {
-		close(stop)
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	<-ready
-	ports, err := fw.GetPorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(int(ports[0].Local)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	io.WriteString(conn, msg)
-	buf := make([]byte, len(msg))
-	if _, err := io.ReadFull(conn, buf); err != nil {
-		t.Fatal(err)
-	}
-	return string(buf)
-}
-
-// goroutines reads fake-cri's goroutine count from its pprof endpoint.
-func goroutines(t *testing.T, addr string) int {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
-	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
-	if resp.StatusCode != http.StatusOK || err != nil {
-		t.Fatalf("pprof: %s %q", resp.Status, line)
-	}
-	return n
-}
-
-// staleSocket leaves a socket file at path, as a killed fake-cri would.
-func staleSocket(t *testing.T, path string) {
-	t.Helper()
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	l.Close()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitReady waits until the runtime answers Status.
-func waitReady(t *testing.T, rs runtimeapi.RuntimeServiceClient, log *syncBuffer) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := rs.Status(context.Background(), &runtimeapi.StatusRequest{}); err == nil {
-			return
-		}
-	}
-	t.Fatalf("fake-cri never answered; log:\n%s", log.String())
-}
-
-func mustParse(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-// oneSize is a terminal that is never resized: its size, then nothing
-// until done.
-type oneSize struct {
-	size remotecommand.TerminalSize
-	sent bool
-	done chan struct{}
-}
-
-func (q *oneSize) Next() *remotecommand.TerminalSize {
-	if !q.sent {
-		q.sent = true
-		return &q.size
-	}
-	<-q.done
-	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

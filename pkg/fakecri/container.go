@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,17 +28,11 @@ const (
 
 // container is one container and, once started, its main task.
 type container struct {
-	id        string
+	object
 	sandboxID string
-	name      string
 	config    *runtimeapi.ContainerConfig
 	imageRef  string
 	logPath   string // empty: logging is off
-	dir       string
-	createdAt int64
-
-	// saveMu orders the writes of the container's record.
-	saveMu sync.Mutex
 
 	// exited is closed once the main task has ended and its status is
 	// recorded, or at once for a container loaded as exited.
@@ -91,7 +86,7 @@ func (c *container) stateLocked() runtimeapi.ContainerState {
 	return c.status.state
 }
 
-func (c *container) record() (containerRecord, error) {
+func (c *container) record() (any, error) {
 	cfg, err := marshalProto(c.config)
 	st := c.getStatus()
 	return containerRecord{
@@ -121,14 +116,11 @@ func containerFromRecord(rec containerRecord, dir string) (*container, error) {
 	}
 	st := rec.Status
 	return &container{
-		id:        rec.ID,
+		object:    object{kind: "container", id: rec.ID, name: rec.Name, dir: dir, createdAt: st.CreatedAt},
 		sandboxID: rec.SandboxID,
-		name:      rec.Name,
 		config:    cfg,
 		imageRef:  rec.ImageRef,
 		logPath:   rec.LogPath,
-		dir:       dir,
-		createdAt: st.CreatedAt,
 		exited:    make(chan struct{}),
 		execs:     map[*process]struct{}{},
 		status: containerStatus{
@@ -172,13 +164,10 @@ func (rt *Runtime) createContainer(sandboxID string, cfg *runtimeapi.ContainerCo
 		return "", fmt.Errorf("failed to reserve container name %q: %w", name, err)
 	}
 	c := &container{
-		id:        id,
+		object:    object{kind: "container", id: id, name: name, dir: filepath.Join(rt.root, containersDir, id), createdAt: time.Now().UnixNano()},
 		sandboxID: s.id,
-		name:      name,
 		config:    cfg,
 		imageRef:  img.ID,
-		dir:       filepath.Join(rt.root, containersDir, id),
-		createdAt: time.Now().UnixNano(),
 		exited:    make(chan struct{}),
 		execs:     map[*process]struct{}{},
 		status:    containerStatus{state: runtimeapi.ContainerState_CONTAINER_CREATED},
@@ -191,10 +180,8 @@ func (rt *Runtime) createContainer(sandboxID string, cfg *runtimeapi.ContainerCo
 		rt.releaseName(name)
 		return "", fmt.Errorf("failed to create container root directory %q: %w", c.dir, err)
 	}
-	rt.saveContainer(c)
-	rt.mu.Lock()
-	rt.containers[id] = c
-	rt.mu.Unlock()
+	rt.save(c)
+	add(rt, rt.containers, c)
 	rt.log.Info("container created", "id", id, "name", name)
 	return id, nil
 }
@@ -227,7 +214,7 @@ func (rt *Runtime) startContainer(id string) error {
 	}
 	pid := c.status.pid
 	c.mu.Unlock()
-	rt.saveContainer(c)
+	rt.save(c)
 	if err != nil {
 		return err
 	}
@@ -278,6 +265,26 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	return nil
 }
 
+// environ is a container's environment: a default PATH and the HOSTNAME
+// containerd sets, then Config.Envs, then HOME if still unset, as runc sets
+// it from the user's passwd entry.
+func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) []string {
+	hostname := sbCfg.GetHostname()
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
+	home := true
+	for _, kv := range cfg.GetEnvs() {
+		env = append(env, kv.GetKey()+"="+string(kv.GetValue()))
+		home = home && kv.GetKey() != "HOME"
+	}
+	if u, err := user.Current(); err == nil && home {
+		env = append(env, "HOME="+u.HomeDir)
+	}
+	return env
+}
+
 // monitor waits for a container's main task to end, then ends the rest of
 // the container: its execs, its output, its log.
 func (rt *Runtime) monitor(c *container) {
@@ -303,7 +310,7 @@ func (rt *Runtime) monitor(c *container) {
 	// After Close the exit is not recorded: the next fake-cri finds the
 	// container lost, as after a crash.
 	if !rt.isClosed() {
-		rt.saveContainer(c)
+		rt.save(c)
 	}
 	rt.log.Info("container exited", "id", c.id, "name", c.name, "exitCode", code)
 	close(c.exited)
@@ -339,12 +346,9 @@ func (c *container) killAll() {
 // once. Stopping a container that does not exist or is not running is no
 // error.
 func (rt *Runtime) stopContainer(ctx context.Context, id string, timeout time.Duration) error {
-	c, err := rt.getContainer(id)
-	if errors.Is(err, errNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("an error occurred when try to find container %q: %w", id, err)
+	c, found, err := lookupToClean(rt, rt.containers, "container", id)
+	if !found {
+		return err
 	}
 	return rt.stop(ctx, c, timeout)
 }
@@ -387,12 +391,9 @@ func (rt *Runtime) stop(ctx context.Context, c *container, timeout time.Duration
 // removes its directory. Removing a container that does not exist is no
 // error.
 func (rt *Runtime) removeContainer(ctx context.Context, id string) error {
-	c, err := rt.getContainer(id)
-	if errors.Is(err, errNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("an error occurred when try to find container %q: %w", id, err)
+	c, found, err := lookupToClean(rt, rt.containers, "container", id)
+	if !found {
+		return err
 	}
 	return rt.remove(ctx, c)
 }
@@ -401,19 +402,7 @@ func (rt *Runtime) remove(ctx context.Context, c *container) error {
 	if err := rt.stop(ctx, c, 0); err != nil {
 		return fmt.Errorf("failed to forcibly stop container %q: %w", c.id, err)
 	}
-	rt.mu.Lock()
-	if rt.containers[c.id] != c { // removed meanwhile by another call
-		rt.mu.Unlock()
-		return nil
-	}
-	delete(rt.containers, c.id)
-	delete(rt.names, c.name)
-	rt.mu.Unlock()
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("failed to remove container root directory %q: %w", c.dir, err)
-	}
-	rt.log.Info("container removed", "id", c.id, "name", c.name)
-	return nil
+	return forget(rt, rt.containers, c)
 }
 
 // stopSignal is the signal StopContainer sends first: the container's

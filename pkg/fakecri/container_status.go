@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
-	"sort"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -90,19 +88,9 @@ func (rt *Runtime) containerStatus(id string, verbose bool) (*runtimeapi.Contain
 // oldest first, as containerd's filterCRIContainers.
 func (rt *Runtime) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	rt.mu.Lock()
-	all := make([]*container, 0, len(rt.containers))
-	for _, c := range rt.containers {
-		all = append(all, c)
-	}
-	wantID, wantSandbox := f.GetId(), f.GetPodSandboxId()
-	if c, err := lookup(rt.containers, wantID); err == nil {
-		wantID = c.id
-	}
-	if s, err := lookup(rt.sandboxes, wantSandbox); err == nil {
-		wantSandbox = s.id
-	}
+	all := oldestFirst(rt.containers)
+	wantID, wantSandbox := fullID(rt.containers, f.GetId()), fullID(rt.sandboxes, f.GetPodSandboxId())
 	rt.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].createdAt < all[j].createdAt })
 	var out []*runtimeapi.Container
 	for _, c := range all {
 		st := c.getStatus()
@@ -150,26 +138,6 @@ func (rt *Runtime) reopenContainerLog(id string) error {
 		return fmt.Errorf("failed to reopen log file %q: %w", c.logPath, err)
 	}
 	return nil
-}
-
-// environ is a container's environment: a default PATH and the HOSTNAME
-// containerd sets, then Config.Envs, then HOME if still unset, as runc sets
-// it from the user's passwd entry.
-func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) []string {
-	hostname := sbCfg.GetHostname()
-	if hostname == "" {
-		hostname, _ = os.Hostname()
-	}
-	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
-	home := true
-	for _, kv := range cfg.GetEnvs() {
-		env = append(env, kv.GetKey()+"="+string(kv.GetValue()))
-		home = home && kv.GetKey() != "HOME"
-	}
-	if u, err := user.Current(); err == nil && home {
-		env = append(env, "HOME="+u.HomeDir)
-	}
-	return env
 }
 
 // processUser is who the containers' processes run as: fake-cri's own user.

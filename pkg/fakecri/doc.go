@@ -54,4 +54,52 @@
 // once and records the image under a stable ID, the SHA-256 of the
 // normalised reference ("busybox" is "docker.io/library/busybox:latest").
 // As with containerd, CreateContainer needs the image pulled first.
+//
+// The files, first those an exec crosses: the CRI Exec RPC checks the
+// container and answers a URL of pkg/streaming; when the client connects
+// there, the streaming server calls Runtime.Exec, which starts the command
+// as a local process. Paths in parentheses are containerd's, under
+// internal/cri unless they say otherwise.
+//
+//	serve.go              Serve: the runtime, its streaming server and the CRI gRPC API
+//	                      on a unix socket (cmd/containerd/server/server.go)
+//	service.go            Service, the CRI gRPC API in front of a Runtime; Version, Status
+//	                      (server/service.go, version.go, status.go)
+//	service_streams.go    Exec, Attach, PortForward: check, then a URL of the streaming
+//	                      server (server/container_exec.go, container_attach.go,
+//	                      sandbox_portforward.go); ExecSync
+//	runtime.go            Runtime, what the streaming server calls: New, Close, names
+//	exec.go               Runtime.Exec and ExecSync: a command in a running container
+//	                      (server/container_exec.go, container_execsync.go)
+//	process.go            a local process: its session, stdio or terminal, signals, exit code
+//	                      (what runc does for a container's processes)
+//	attach.go             Runtime.Attach: a client joins the main process's stdio
+//	                      (server/container_attach.go)
+//	portforward.go        Runtime.PortForward: a stream to a port on loopback
+//	                      (server/sandbox_portforward_linux.go)
+//
+// The rest of the runtime:
+//
+//	service_lifecycle.go  the sandbox and container RPCs, each a call of the Runtime
+//	service_images.go     the image RPCs (server/images/)
+//	errors.go             sentinel errors, and the gRPC status each becomes
+//	                      (instrument/instrumented_service.go)
+//	sandbox.go            sandboxes: run, stop, remove, status, list (server/sandbox_*.go)
+//	container.go          containers: create, start, stop, remove; the environment
+//	                      (server/container_create.go, container_start.go, container_stop.go,
+//	                      container_remove.go)
+//	container_status.go   ContainerStatus, ListContainers, ReopenContainerLog
+//	                      (server/container_status.go, container_list.go, container_log_reopen.go)
+//	task.go               a container's main task: its process, or nothing when idle
+//	containerio.go        a main process's stdio: the log and attached clients
+//	                      (io/container_io.go)
+//	broadcast.go          one output stream to the log and every attached client
+//	                      (pkg/ioutil/writer_group.go, outside internal/cri)
+//	logger.go             the CRI log format (io/logger.go)
+//	object.go             what sandboxes and containers share: IDs found by unique prefix
+//	                      (internal/truncindex), kept, forgotten, listed
+//	store.go              the records under Root, read back after a restart
+//	                      (store/container/status.go, server/restart.go)
+//	images.go, reference.go  pulled images, and references normalised as
+//	                      github.com/distribution/reference does (server/images/image_pull.go)
 package fakecri

@@ -42,3 +42,13 @@ func toStatus(err error) error {
 	}
 	return status.Error(code, err.Error())
 }
+
+// reply is an RPC's answer: resp, or err as the gRPC status toStatus makes
+// of it, as containerd's instrumented service answers errgrpc.ToGRPC(err)
+// (internal/cri/instrument/instrumented_service.go).
+func reply[T any](resp *T, err error) (*T, error) {
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}

@@ -95,20 +95,18 @@ func startProcess(spec procSpec) (*process, error) {
 			childEnds = append(childEnds, r)
 			cmd.Stdin, p.stdin = r, w
 		}
-		outR, outW, err := os.Pipe()
-		if err != nil {
-			p.closeStdio()
-			return nil, err
+		for _, out := range []struct {
+			child  *io.Writer
+			parent *io.ReadCloser
+		}{{&cmd.Stdout, &p.stdout}, {&cmd.Stderr, &p.stderr}} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				p.closeStdio()
+				return nil, err
+			}
+			childEnds = append(childEnds, w)
+			*out.child, *out.parent = w, r
 		}
-		childEnds = append(childEnds, outW)
-		cmd.Stdout, p.stdout = outW, outR
-		errR, errW, err := os.Pipe()
-		if err != nil {
-			p.closeStdio()
-			return nil, err
-		}
-		childEnds = append(childEnds, errW)
-		cmd.Stderr, p.stderr = errW, errR
 	}
 	if err := cmd.Start(); err != nil {
 		p.closeStdio()

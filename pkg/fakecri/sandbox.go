@@ -2,11 +2,9 @@ package fakecri
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,15 +17,9 @@ import (
 // network and there is no pause process, so it is READY from RunPodSandbox
 // until StopPodSandbox.
 type sandbox struct {
-	id             string
-	name           string
+	object
 	config         *runtimeapi.PodSandboxConfig
 	runtimeHandler string
-	createdAt      int64
-	dir            string
-
-	// saveMu orders the writes of the sandbox's record.
-	saveMu sync.Mutex
 
 	mu    sync.Mutex
 	state runtimeapi.PodSandboxState
@@ -44,7 +36,7 @@ func (s *sandbox) getState() runtimeapi.PodSandboxState {
 	return s.state
 }
 
-func (s *sandbox) record() (sandboxRecord, error) {
+func (s *sandbox) record() (any, error) {
 	cfg, err := marshalProto(s.config)
 	return sandboxRecord{
 		ID:             s.id,
@@ -62,12 +54,9 @@ func sandboxFromRecord(rec sandboxRecord, dir string) (*sandbox, error) {
 		return nil, fmt.Errorf("sandbox %s: %w", rec.ID, err)
 	}
 	return &sandbox{
-		id:             rec.ID,
-		name:           rec.Name,
+		object:         object{kind: "sandbox", id: rec.ID, name: rec.Name, dir: dir, createdAt: rec.CreatedAt},
 		config:         cfg,
 		runtimeHandler: rec.RuntimeHandler,
-		createdAt:      rec.CreatedAt,
-		dir:            dir,
 		state:          runtimeapi.PodSandboxState(runtimeapi.PodSandboxState_value[rec.State]),
 	}, nil
 }
@@ -86,12 +75,9 @@ func (rt *Runtime) runPodSandbox(cfg *runtimeapi.PodSandboxConfig, handler strin
 		return "", fmt.Errorf("failed to reserve sandbox name %q: %w", name, err)
 	}
 	s := &sandbox{
-		id:        id,
-		name:      name,
-		config:    cfg,
-		createdAt: time.Now().UnixNano(),
-		dir:       filepath.Join(rt.root, sandboxesDir, id),
-		state:     runtimeapi.PodSandboxState_SANDBOX_READY,
+		object: object{kind: "sandbox", id: id, name: name, dir: filepath.Join(rt.root, sandboxesDir, id), createdAt: time.Now().UnixNano()},
+		config: cfg,
+		state:  runtimeapi.PodSandboxState_SANDBOX_READY,
 	}
 	err := os.MkdirAll(s.dir, 0o755)
 	if err == nil && cfg.LogDirectory != "" {
@@ -102,10 +88,8 @@ func (rt *Runtime) runPodSandbox(cfg *runtimeapi.PodSandboxConfig, handler strin
 		rt.releaseName(name)
 		return "", fmt.Errorf("failed to create sandbox %q: %w", name, err)
 	}
-	rt.saveSandbox(s)
-	rt.mu.Lock()
-	rt.sandboxes[id] = s
-	rt.mu.Unlock()
+	rt.save(s)
+	add(rt, rt.sandboxes, s)
 	rt.log.Info("sandbox ready", "id", id, "name", name)
 	return id, nil
 }
@@ -127,12 +111,9 @@ func (rt *Runtime) sandboxContainers(id string) []*container {
 // stopPodSandbox does (timeout 0), and makes the sandbox NOTREADY. Stopping
 // a sandbox that does not exist is no error: the call is idempotent.
 func (rt *Runtime) stopPodSandbox(ctx context.Context, id string) error {
-	s, err := rt.getSandbox(id)
-	if errors.Is(err, errNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("an error occurred when try to find sandbox %q: %w", id, err)
+	s, found, err := lookupToClean(rt, rt.sandboxes, "sandbox", id)
+	if !found {
+		return err
 	}
 	return rt.stopSandbox(ctx, s)
 }
@@ -148,7 +129,7 @@ func (rt *Runtime) stopSandbox(ctx context.Context, s *sandbox) error {
 	s.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 	s.mu.Unlock()
 	if changed {
-		rt.saveSandbox(s)
+		rt.save(s)
 		rt.log.Info("sandbox stopped", "id", s.id, "name", s.name)
 	}
 	return nil
@@ -157,12 +138,9 @@ func (rt *Runtime) stopSandbox(ctx context.Context, s *sandbox) error {
 // removePodSandbox stops the sandbox, removes its containers and forgets it.
 // Removing a sandbox that does not exist is no error.
 func (rt *Runtime) removePodSandbox(ctx context.Context, id string) error {
-	s, err := rt.getSandbox(id)
-	if errors.Is(err, errNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("an error occurred when try to find sandbox %q: %w", id, err)
+	s, found, err := lookupToClean(rt, rt.sandboxes, "sandbox", id)
+	if !found {
+		return err
 	}
 	if err := rt.stopSandbox(ctx, s); err != nil {
 		return fmt.Errorf("failed to forcibly stop sandbox %q: %w", s.id, err)
@@ -172,19 +150,7 @@ func (rt *Runtime) removePodSandbox(ctx context.Context, id string) error {
 			return fmt.Errorf("failed to remove container %q: %w", c.id, err)
 		}
 	}
-	rt.mu.Lock()
-	if rt.sandboxes[s.id] != s { // removed meanwhile by another call
-		rt.mu.Unlock()
-		return nil
-	}
-	delete(rt.sandboxes, s.id)
-	delete(rt.names, s.name)
-	rt.mu.Unlock()
-	if err := os.RemoveAll(s.dir); err != nil {
-		return fmt.Errorf("failed to remove sandbox directory %q: %w", s.dir, err)
-	}
-	rt.log.Info("sandbox removed", "id", s.id, "name", s.name)
-	return nil
+	return forget(rt, rt.sandboxes, s)
 }
 
 // podSandboxStatus reports a sandbox as containerd's toCRISandboxStatus does:
@@ -218,16 +184,9 @@ func (rt *Runtime) podSandboxStatus(id string) (*runtimeapi.PodSandboxStatus, er
 // first. An ID filter matches a unique prefix, as containerd's does.
 func (rt *Runtime) listPodSandbox(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
 	rt.mu.Lock()
-	all := make([]*sandbox, 0, len(rt.sandboxes))
-	for _, s := range rt.sandboxes {
-		all = append(all, s)
-	}
-	wantID := f.GetId()
-	if s, err := lookup(rt.sandboxes, wantID); err == nil {
-		wantID = s.id
-	}
+	all := oldestFirst(rt.sandboxes)
+	wantID := fullID(rt.sandboxes, f.GetId())
 	rt.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].createdAt < all[j].createdAt })
 	var out []*runtimeapi.PodSandbox
 	for _, s := range all {
 		state := s.getState()

@@ -38,10 +38,7 @@ func (s *Service) PullImage(_ context.Context, r *runtimeapi.PullImageRequest) (
 }
 
 func (s *Service) RemoveImage(_ context.Context, r *runtimeapi.RemoveImageRequest) (*runtimeapi.RemoveImageResponse, error) {
-	if err := s.rt.images.remove(r.GetImage().GetImage()); err != nil {
-		return nil, toStatus(err)
-	}
-	return &runtimeapi.RemoveImageResponse{}, nil
+	return reply(&runtimeapi.RemoveImageResponse{}, s.rt.images.remove(r.GetImage().GetImage()))
 }
 
 // ImageFsInfo reports the runtime's root, where images and containers are

@@ -13,11 +13,7 @@ import (
 // its exit code whatever it is; one that cannot start, or outlives the
 // timeout (codes.DeadlineExceeded), answers an error, as containerd.
 func (s *Service) ExecSync(ctx context.Context, r *runtimeapi.ExecSyncRequest) (*runtimeapi.ExecSyncResponse, error) {
-	resp, err := s.rt.execSync(ctx, r.GetContainerId(), r.GetCmd(), time.Duration(r.GetTimeout())*time.Second)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return resp, nil
+	return reply(s.rt.execSync(ctx, r.GetContainerId(), r.GetCmd(), time.Duration(r.GetTimeout())*time.Second))
 }
 
 // Exec checks the container runs and that there is a command, then answers

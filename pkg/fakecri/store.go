@@ -85,31 +85,20 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// saveSandbox records s as it is now; errors are logged, not returned: the
+// save records x as it is now; errors are logged, not returned: the
 // in-memory state stays the truth while fake-cri runs. Saves of one object
 // are serialised and each takes the state when it writes, so the last write
-// holds the last state. Call it without s.mu held.
-func (rt *Runtime) saveSandbox(s *sandbox) {
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	rec, err := s.record()
+// holds the last state. Call it without x's mu held.
+func (rt *Runtime) save(x kept) {
+	o := x.meta()
+	o.saveMu.Lock()
+	defer o.saveMu.Unlock()
+	rec, err := x.record()
 	if err == nil {
-		err = writeJSON(filepath.Join(s.dir, metadataFile), rec)
+		err = writeJSON(filepath.Join(o.dir, metadataFile), rec)
 	}
 	if err != nil {
-		rt.log.Error("save sandbox", "id", s.id, "err", err)
-	}
-}
-
-func (rt *Runtime) saveContainer(c *container) {
-	c.saveMu.Lock()
-	defer c.saveMu.Unlock()
-	rec, err := c.record()
-	if err == nil {
-		err = writeJSON(filepath.Join(c.dir, metadataFile), rec)
-	}
-	if err != nil {
-		rt.log.Error("save container", "id", c.id, "err", err)
+		rt.log.Error("save "+o.kind, "id", o.id, "err", err)
 	}
 }
 
@@ -118,62 +107,53 @@ func (rt *Runtime) saveContainer(c *container) {
 // exited now, code 255, reason Unknown, and its sandbox is not ready.
 func (rt *Runtime) load() error {
 	now := time.Now().UnixNano()
-	sbs, err := readRecords[sandboxRecord](filepath.Join(rt.root, sandboxesDir))
+	sbs, err := readAll(filepath.Join(rt.root, sandboxesDir), sandboxFromRecord)
 	if err != nil {
 		return err
 	}
-	for _, rec := range sbs {
-		s, err := sandboxFromRecord(rec, filepath.Join(rt.root, sandboxesDir, rec.ID))
-		if err != nil {
-			return err
-		}
+	for _, s := range sbs {
 		if s.state == runtimeapi.PodSandboxState_SANDBOX_READY {
 			s.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
-			rt.saveSandbox(s)
+			rt.save(s)
 		}
-		rt.sandboxes[s.id] = s
-		rt.names[s.name] = s.id
+		add(rt, rt.sandboxes, s)
 	}
-	cs, err := readRecords[containerRecord](filepath.Join(rt.root, containersDir))
+	cs, err := readAll(filepath.Join(rt.root, containersDir), containerFromRecord)
 	if err != nil {
 		return err
 	}
-	for _, rec := range cs {
-		c, err := containerFromRecord(rec, filepath.Join(rt.root, containersDir, rec.ID))
-		if err != nil {
-			return err
-		}
+	for _, c := range cs {
 		if c.status.state == runtimeapi.ContainerState_CONTAINER_RUNNING {
 			c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
 			c.status.finishedAt = now
 			c.status.exitCode = unknownExitCode
 			c.status.reason = unknownExitReason
 			c.status.pid = 0
-			rt.saveContainer(c)
+			rt.save(c)
 			rt.log.Info("container lost its process in a restart", "id", c.id, "name", c.name)
 		}
 		if c.status.state == runtimeapi.ContainerState_CONTAINER_EXITED {
 			close(c.exited)
 		}
-		rt.containers[c.id] = c
-		rt.names[c.name] = c.id
+		add(rt, rt.containers, c)
 	}
 	return nil
 }
 
-// readRecords reads dir/*/metadata.json. A directory without one is what a
-// crash during create or remove leaves: it is skipped.
-func readRecords[T any](dir string) ([]T, error) {
+// readAll reads the records dir/*/metadata.json and makes each the object
+// it records with fromRecord. A directory without a record is what a crash
+// during create or remove leaves: it is skipped.
+func readAll[R any, T kept](dir string, fromRecord func(rec R, dir string) (T, error)) ([]T, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var recs []T
+	var xs []T
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		var rec T
+		var rec R
 		err := readJSON(filepath.Join(dir, e.Name(), metadataFile), &rec)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -181,9 +161,13 @@ func readRecords[T any](dir string) ([]T, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		recs = append(recs, rec)
+		x, err := fromRecord(rec, filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
 	}
-	return recs, nil
+	return xs, nil
 }
 
 func marshalProto(m proto.Message) (json.RawMessage, error) {

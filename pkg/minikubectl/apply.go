@@ -48,19 +48,25 @@ func newApplyCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := s.resources()
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, name := range o.filenames {
-				errs = append(errs, o.applyFile(cmd.Context(), s, r, g.streams, name)...)
-			}
-			return utilerrors.NewAggregate(errs)
+			return o.run(cmd.Context(), s, g.streams)
 		},
 	}
 	cmd.Flags().StringSliceVarP(&o.filenames, "filename", "f", nil, "The files that contain the configurations to apply (YAML or JSON, several documents each; a directory; - for stdin).")
 	return cmd
+}
+
+// run applies every file, going on past failures as kubectl does, and
+// returns them all.
+func (o *applyOptions) run(ctx context.Context, s *session, streams IOStreams) error {
+	r, err := s.resources()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range o.filenames {
+		errs = append(errs, o.applyFile(ctx, s, r, streams, name)...)
+	}
+	return utilerrors.NewAggregate(errs)
 }
 
 // applyFile applies every object in name (a file, a directory of

@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 )
 
@@ -45,11 +43,7 @@ func newAttachCommand(g *globalFlags) *cobra.Command {
 
 // run mirrors AttachOptions.Run in kubectl/pkg/cmd/attach/attach.go.
 func (o *attachOptions) run(ctx context.Context, s *session, p protocol, commandName string) error {
-	name, err := podName(o.pod)
-	if err != nil {
-		return err
-	}
-	pod, err := s.client.CoreV1().Pods(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	pod, err := s.getPod(ctx, o.pod)
 	if err != nil {
 		return err
 	}
@@ -92,37 +86,17 @@ func (o *attachOptions) run(ctx context.Context, s *session, p protocol, command
 		fmt.Fprintln(o.errOut, "If you don't see a command prompt, try pressing enter.")
 	}
 
-	u := s.client.CoreV1().RESTClient().Post().
-		Namespace(pod.Namespace).
-		Resource("pods").
-		Name(pod.Name).
-		SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{
-			Container: container.Name,
-			Stdin:     o.stdin,
-			Stdout:    o.out != nil,
-			Stderr:    stderr,
-			TTY:       t.raw,
-		}, scheme.ParameterCodec).
-		URL()
-	executor, err := newExecutor(s.config, u, p)
-	if err != nil {
-		return err
-	}
-	errOut := o.errOut
-	if !stderr {
-		errOut = nil
-	}
-	err = t.safe(func() error {
-		return executor.StreamWithContext(ctx, remotecommand.StreamOptions{
-			Stdin:             o.in,
-			Stdout:            o.out,
-			Stderr:            errOut,
-			Tty:               t.raw,
-			TerminalSizeQueue: sizes,
-		})
+	u := podURL(s.client.CoreV1().RESTClient(), pod, "attach", &corev1.PodAttachOptions{
+		Container: container.Name,
+		Stdin:     o.stdin,
+		Stdout:    o.out != nil,
+		Stderr:    stderr,
+		TTY:       t.raw,
 	})
-	if err != nil {
+	if !stderr {
+		o.errOut = nil
+	}
+	if err := o.stream(ctx, s, p, u, t, sizes); err != nil {
 		return err
 	}
 	if !o.quiet && o.stdin && t.raw && pod.Spec.RestartPolicy == corev1.RestartPolicyAlways {

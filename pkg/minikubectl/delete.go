@@ -50,16 +50,7 @@ func newDeleteCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := s.resources()
-			if err != nil {
-				return err
-			}
-			for _, t := range targets {
-				if err := o.delete(cmd.Context(), s, r, g.streams, t[0], t[1]); err != nil {
-					return err
-				}
-			}
-			return nil
+			return o.run(cmd.Context(), s, g.streams, targets)
 		},
 	}
 	cmd.Flags().Int64Var(&o.gracePeriod, "grace-period", -1, "Period of time in seconds given to the resource to terminate gracefully. Ignored if negative. Set to 1 for immediate shutdown. Can only be set to 0 when --force is true (force deletion).")
@@ -94,29 +85,36 @@ func deleteTargets(args []string) ([][2]string, error) {
 	return targets, nil
 }
 
+// run deletes each (type, name) target in turn, stopping at the first
+// failure.
+func (o *deleteOptions) run(ctx context.Context, s *session, streams IOStreams, targets [][2]string) error {
+	r, err := s.resources()
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := o.delete(ctx, s, r, streams, t[0], t[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // delete mirrors DeleteOptions.DeleteResult in kubectl/pkg/cmd/delete/delete.go:
 // DELETE with background propagation, print, then wait until the object
 // (this one, by UID) is gone — for a pod, until the kubelet has stopped its
 // containers and the API server has removed it.
 func (o *deleteOptions) delete(ctx context.Context, s *session, r *resources, streams IOStreams, typ, name string) error {
-	m, err := r.forArg(typ)
+	m, ns, err := r.forArgIn(typ, s.namespace)
 	if err != nil {
 		return err
-	}
-	ns := ""
-	if namespaced(m) {
-		ns = s.namespace
 	}
 	policy := metav1.DeletePropagationBackground
 	opts := &metav1.DeleteOptions{PropagationPolicy: &policy}
 	if o.gracePeriod >= 0 {
 		opts.GracePeriodSeconds = &o.gracePeriod
 	}
-	req := s.client.CoreV1().RESTClient().Delete().AbsPath(apiPath(m.GroupVersionKind.GroupVersion()))
-	if ns != "" {
-		req = req.Namespace(ns)
-	}
-	res := req.Resource(m.Resource.Resource).Name(name).Body(opts).Do(ctx)
+	res := resourceRequest(s.client.CoreV1().RESTClient().Delete(), m, ns, name).Body(opts).Do(ctx)
 	if err := res.Error(); err != nil {
 		return err
 	}

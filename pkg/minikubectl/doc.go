@@ -13,6 +13,18 @@
 //	delete        pkg/cmd/delete/delete.go          DELETE, then wait until the object is gone
 //	version       pkg/cmd/version/version.go
 //
+// Each command is a file of that name (get's table printer is table.go);
+// what they share:
+//
+//	run.go            Run, the command tree and the global flags
+//	session.go        kubeconfig → REST config, namespace and client; command headers
+//	resources.go      discovery: a type as typed → API resource, its namespace and path
+//	pods.go           the pod a command names, the container it picks, connect URLs
+//	remotecommand.go  what exec and attach share: flags, TTY set-up, the stream
+//	protocol.go       --protocol: WebSocket or SPDY executors and dialers, with fallback
+//	terminal.go       the local terminal: raw mode, size changes
+//	errors.go         errors reported as kubectl reports them
+//
 // Errors are reported as kubectl's cmdutil.CheckErr reports them
 // (pkg/cmd/util/helpers.go), and a remote command's exit code becomes
 // mini-kubectl's. Run is the whole program as a function, so tests can drive

@@ -4,59 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 )
-
-// streamOptions are what exec and attach share (StreamOptions in
-// kubectl/pkg/cmd/exec/exec.go).
-type streamOptions struct {
-	container  string
-	stdin, tty bool
-	quiet      bool
-
-	in          io.Reader
-	out, errOut io.Writer
-}
-
-func (o *streamOptions) addFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.container, "container", "c", "", "Container name. If omitted, use the kubectl.kubernetes.io/default-container annotation for selecting the container to be attached or the first container in the pod will be chosen")
-	cmd.Flags().BoolVarP(&o.stdin, "stdin", "i", false, "Pass stdin to the container")
-	cmd.Flags().BoolVarP(&o.tty, "tty", "t", false, "Stdin is a TTY")
-	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "Only print output from the remote session")
-}
-
-// setupTTY mirrors StreamOptions.SetupTTY: without -i no stdin stream is
-// opened and -t is ignored; with -i -t the input must be a terminal, which
-// then goes raw, else kubectl warns and carries on without a TTY.
-func (o *streamOptions) setupTTY() terminal {
-	t := terminal{out: o.out}
-	if !o.stdin {
-		o.in = nil
-		o.tty = false
-		return t
-	}
-	t.in = o.in
-	if !o.tty {
-		return t
-	}
-	if _, ok := ttyOf(o.in); !ok {
-		o.tty = false
-		if !o.quiet && o.errOut != nil {
-			fmt.Fprintln(o.errOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
-		}
-		return t
-	}
-	t.raw = true
-	return t
-}
 
 type execOptions struct {
 	streamOptions
@@ -118,11 +70,7 @@ func (o *execOptions) complete(cmd *cobra.Command, args []string) error {
 // run is ExecOptions.Run: GET the pod, refuse a finished one, pick the
 // container, set up the terminal, then upgrade pods/exec and stream.
 func (o *execOptions) run(ctx context.Context, s *session, p protocol) error {
-	name, err := podName(o.pod)
-	if err != nil {
-		return err
-	}
-	pod, err := s.client.CoreV1().Pods(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	pod, err := s.getPod(ctx, o.pod)
 	if err != nil {
 		return err
 	}
@@ -150,7 +98,7 @@ func (o *execOptions) run(ctx context.Context, s *session, p protocol) error {
 		o.errOut = nil
 	}
 
-	u := execURL(s.client.CoreV1().RESTClient(), pod, &corev1.PodExecOptions{
+	u := podURL(s.client.CoreV1().RESTClient(), pod, "exec", &corev1.PodExecOptions{
 		Container: container,
 		Command:   o.command,
 		Stdin:     o.stdin,
@@ -158,30 +106,5 @@ func (o *execOptions) run(ctx context.Context, s *session, p protocol) error {
 		Stderr:    o.errOut != nil,
 		TTY:       t.raw,
 	})
-	executor, err := newExecutor(s.config, u, p)
-	if err != nil {
-		return err
-	}
-	return t.safe(func() error {
-		return executor.StreamWithContext(ctx, remotecommand.StreamOptions{
-			Stdin:             o.in,
-			Stdout:            o.out,
-			Stderr:            o.errOut,
-			Tty:               t.raw,
-			TerminalSizeQueue: sizes,
-		})
-	})
-}
-
-// execURL is the pods/exec subresource URL with the options encoded by the
-// scheme's parameter codec: command=…&command=…&container=…&stdin=true…,
-// false values left out.
-func execURL(c rest.Interface, pod *corev1.Pod, opts *corev1.PodExecOptions) *url.URL {
-	return c.Post().
-		Namespace(pod.Namespace).
-		Resource("pods").
-		Name(pod.Name).
-		SubResource("exec").
-		VersionedParams(opts, scheme.ParameterCodec).
-		URL()
+	return o.stream(ctx, s, p, u, t, sizes)
 }

@@ -63,13 +63,9 @@ func (o *getOptions) run(ctx context.Context, s *session, streams IOStreams, arg
 	if t, name, found := strings.Cut(args[0], "/"); found && len(args) == 1 {
 		typ, names = t, []string{name}
 	}
-	m, err := r.forArg(typ)
+	m, ns, err := r.forArgIn(typ, s.namespace)
 	if err != nil {
 		return err
-	}
-	ns := ""
-	if namespaced(m) {
-		ns = s.namespace
 	}
 	if o.output != "" && o.output != "wide" {
 		return o.printObjects(ctx, r, m, ns, names, streams.Out)
@@ -117,17 +113,9 @@ func (o *getOptions) run(ctx context.Context, s *session, streams IOStreams, arg
 // table asks the server for a Table; a server that answers a plain list
 // gets kubectl's NAME/AGE table instead.
 func (o *getOptions) table(ctx context.Context, s *session, m *meta.RESTMapping, ns, name string) (*metav1.Table, error) {
-	req := s.client.CoreV1().RESTClient().Get().AbsPath(apiPath(m.GroupVersionKind.GroupVersion()))
-	if ns != "" {
-		req = req.Namespace(ns)
-	}
-	req = req.Resource(m.Resource.Resource)
-	if name != "" {
-		req = req.Name(name)
-	}
 	// Result.Error decodes a Status answer into an API error; Raw alone
 	// would leave it as text.
-	res := req.SetHeader("Accept", tableAccept).Do(ctx)
+	res := resourceRequest(s.client.CoreV1().RESTClient().Get(), m, ns, name).SetHeader("Accept", tableAccept).Do(ctx)
 	if err := res.Error(); err != nil {
 		return nil, err
 	}

@@ -100,11 +100,7 @@ func (o *logsOptions) podLogOptions() (*corev1.PodLogOptions, error) {
 // then streams GET pods/NAME/log to stdout until the server ends it (or, with
 // -f, until ctx ends).
 func (o *logsOptions) run(ctx context.Context, s *session, streams IOStreams, podArg string, opts *corev1.PodLogOptions) error {
-	name, err := podName(podArg)
-	if err != nil {
-		return err
-	}
-	pod, err := s.client.CoreV1().Pods(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	pod, err := s.getPod(ctx, podArg)
 	if err != nil {
 		return err
 	}

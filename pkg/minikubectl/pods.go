@@ -1,11 +1,17 @@
 package minikubectl
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 )
 
 // defaultContainerAnnotation names the container kubectl picks when -c is
@@ -27,6 +33,26 @@ func podName(arg string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("mini-kubectl only resolves pods, as NAME or pod/NAME, not %q", arg)
+}
+
+// getPod GETs the pod arg names, as each pod command starts.
+func (s *session) getPod(ctx context.Context, arg string) (*corev1.Pod, error) {
+	name, err := podName(arg)
+	if err != nil {
+		return nil, err
+	}
+	return s.client.CoreV1().Pods(s.namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// podURL is the URL of one of the pod's connect subresources (exec, attach,
+// portforward), with opts, when given, encoded by the scheme's parameter
+// codec: command=…&command=…&container=…&stdin=true…, false values left out.
+func podURL(c rest.Interface, pod *corev1.Pod, subresource string, opts runtime.Object) *url.URL {
+	req := c.Post().Namespace(pod.Namespace).Resource("pods").Name(pod.Name).SubResource(subresource)
+	if opts != nil {
+		req = req.VersionedParams(opts, scheme.ParameterCodec)
+	}
+	return req.URL()
 }
 
 // findContainer looks name up among the pod's containers, init containers

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/portforward"
 )
 
@@ -45,11 +44,7 @@ func newPortForwardCommand(g *globalFlags) *cobra.Command {
 // accepted connection over a single upgraded connection. It returns nil
 // when ctx ends, as kubectl does on Ctrl-C.
 func (o *portForwardOptions) run(ctx context.Context, s *session, g *globalFlags, podArg string, portArgs []string) error {
-	name, err := podName(podArg)
-	if err != nil {
-		return err
-	}
-	pod, err := s.client.CoreV1().Pods(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	pod, err := s.getPod(ctx, podArg)
 	if err != nil {
 		return err
 	}
@@ -64,12 +59,7 @@ func (o *portForwardOptions) run(ctx context.Context, s *session, g *globalFlags
 		return fmt.Errorf("unable to forward port because pod is not running. Current status=%v", pod.Status.Phase)
 	}
 
-	u := s.client.CoreV1().RESTClient().Post().
-		Resource("pods").
-		Namespace(pod.Namespace).
-		Name(pod.Name).
-		SubResource("portforward").
-		URL()
+	u := podURL(s.client.CoreV1().RESTClient(), pod, "portforward", nil)
 	dialer, err := newPortForwardDialer(s.config, u, g.protocol)
 	if err != nil {
 		return err

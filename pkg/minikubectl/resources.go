@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
 
@@ -48,6 +49,19 @@ func (r *resources) forArg(arg string) (*meta.RESTMapping, error) {
 	return r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 }
 
+// forArgIn is forArg, with the namespace a request for the resource goes
+// to: ns for a namespaced resource, none for a cluster-scoped one.
+func (r *resources) forArgIn(arg, ns string) (*meta.RESTMapping, string, error) {
+	m, err := r.forArg(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	if !namespaced(m) {
+		ns = ""
+	}
+	return m, ns, nil
+}
+
 // forKind maps an object's apiVersion and kind to its mapping.
 func (r *resources) forKind(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	return r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -64,6 +78,21 @@ func apiPath(gv schema.GroupVersion) string {
 		return path.Join("/api", gv.Version)
 	}
 	return path.Join("/apis", gv.Group, gv.Version)
+}
+
+// resourceRequest aims req at the resource of m in namespace ns, and at
+// the object name, each when given: /api/v1/namespaces/NS/pods/NAME,
+// /apis/GROUP/VERSION/RESOURCE.
+func resourceRequest(req *rest.Request, m *meta.RESTMapping, ns, name string) *rest.Request {
+	req = req.AbsPath(apiPath(m.GroupVersionKind.GroupVersion()))
+	if ns != "" {
+		req = req.Namespace(ns)
+	}
+	req = req.Resource(m.Resource.Resource)
+	if name != "" {
+		req = req.Name(name)
+	}
+	return req
 }
 
 // kindName is how kubectl names a kind in its messages: "pod",

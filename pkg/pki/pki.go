@@ -2,6 +2,10 @@
 // does for a cluster: one CA, and the serving and client certificates it
 // signs for the apiserver and the kubelets. Files that exist are kept, so a
 // restarted stack keeps its identity and its kubeconfigs stay valid.
+//
+//	pki.go  Ensure makes what is missing (kubeadm's cmd/kubeadm/app/phases/certs/certs.go,
+//	        with the helpers of cmd/kubeadm/app/util/pkiutil/pki_helpers.go);
+//	        CertFile, KeyFile, CertPool and KeyPair find and load the result
 package pki
 
 import (

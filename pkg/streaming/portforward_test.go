@@ -1,12 +1,9 @@
 package streaming
 
 import (
-	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -17,9 +14,9 @@ import (
 	"github.com/gorilla/websocket"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // TestPortForwardSPDY forwards several connections at once to an echo
@@ -29,65 +26,17 @@ func TestPortForwardSPDY(t *testing.T) {
 	s := newTestServer(t, localRuntime{})
 	port := echoServer(t)
 	rawURL := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
-
-	transport, upgrader, err := spdy.RoundTripperFor(&rest.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(rawURL)
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forwarded := make(chan error, 1)
-	go func() { forwarded <- pf.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-forwarded:
-		t.Fatalf("ForwardPorts: %v", err)
-	}
-	ports, err := pf.GetPorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local)))
+	local := testutil.PortForward(t, testutil.SPDYDialer(t, &rest.Config{}, rawURL), port)
 
 	errs := make(chan error, 8)
 	for i := range cap(errs) {
-		go func() { errs <- echoThrough(local, 64<<10+i) }()
+		go func() { errs <- testutil.EchoThrough(local, 64<<10+i) }()
 	}
 	for range cap(errs) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
 	}
-	close(stop)
-	if err := <-forwarded; err != nil {
-		t.Errorf("ForwardPorts: %v", err)
-	}
-}
-
-// echoThrough sends n random bytes through addr, an echo, and checks that
-// they come back.
-func echoThrough(addr string, n int) error {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	data := make([]byte, n)
-	rand.Read(data)
-	go func() {
-		_, _ = c.Write(data)
-		_ = c.(*net.TCPConn).CloseWrite()
-	}()
-	got, err := io.ReadAll(c)
-	if err != nil || !bytes.Equal(got, data) {
-		return fmt.Errorf("echo of %d bytes: got %d bytes (equal %v), %v", n, len(got), bytes.Equal(got, data), err)
-	}
-	return nil
 }
 
 // TestPortForwardSPDYStreams covers the stream pairing rules: bad headers
