@@ -57,9 +57,14 @@ func (c *Client) Version(ctx context.Context, w io.Writer) error {
 func (c *Client) Wait(ctx context.Context, w io.Writer) error {
 	var last error
 	for {
-		last = c.runtimeReady(ctx)
-		if last == nil {
+		err := c.runtimeReady(ctx)
+		if err == nil {
 			return c.Version(ctx, w)
+		}
+		// An attempt the deadline cut short says less than the answer
+		// before it.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():

@@ -67,12 +67,19 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// gRPC closes the listener only if Serve ran before Stop; closing it
+	// here as well removes the socket whichever came first.
+	defer lis.Close()
 	g := grpc.NewServer()
 	NewService(rt, streams).Register(g)
 
 	errc := make(chan error, 3)
 	go func() { errc <- streams.Serve() }()
-	go func() { errc <- fmt.Errorf("CRI server: %w", g.Serve(lis)) }()
+	go func() {
+		if err := g.Serve(lis); err != nil {
+			errc <- fmt.Errorf("CRI server: %w", err)
+		}
+	}()
 	var debugSrv *http.Server
 	if opts.DebugAddress != "" {
 		if debugSrv, err = serveDebug(opts.DebugAddress, errc); err != nil {

@@ -75,11 +75,15 @@ func TestStopContainer(t *testing.T) {
 			t.Fatalf("Exec: %v, %v", resp, err)
 		}
 		execDone := make(chan []byte)
+		// The exec says it runs in a file as well as on stdout: a stop that
+		// came before its echo would leave nothing to read.
+		running := filepath.Join(t.TempDir(), "exec-running")
 		go func() {
-			resp, _ := e.rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id[:6], Cmd: []string{"sh", "-c", "echo $$; exec sleep 1000"}})
+			resp, _ := e.rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id[:6], Cmd: []string{"sh", "-c", "echo $$; echo > " + running + "; exec sleep 1000"}})
 			execDone <- resp.GetStdout()
 		}()
 		waitExecs(t, e, id, 1)
+		waitFile(t, running, func(s string) bool { return s != "" })
 		main := e.pid(id)
 		stop(id, 30)
 		for _, pid := range []int{main, child, atoi(t, <-execDone)} {

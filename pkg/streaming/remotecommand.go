@@ -60,6 +60,17 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 	}
 
 	st := run(rc.ctx, streams)
+	if rc.ctx.Err() != nil {
+		// The connection ended first (the client went away, it was idle
+		// too long, or the server is closing) and the command was killed
+		// for it: that is no outcome to report, and nobody would read it.
+		// net/http cancels the request's context at the first failed read
+		// of a hijacked connection, so the connection may still take a
+		// write here; the close is all the client gets.
+		rc.close()
+		resizes.Wait()
+		return
+	}
 	if err := rc.finish(st); err != nil {
 		// Expected with v1 (the error stream is reset) or a vanished client.
 		s.log.Debug("Exit status not delivered", "protocol", rc.proto.name, "err", err)
