@@ -285,7 +285,7 @@ import_images() {
 }
 
 build_cri_client() {
-	if [[ -x $cri && -z $(find "$repo/cmd/execlab-cri" -newer "$cri" -print -quit) ]]; then
+	if [[ -x $cri && -z $(find "$repo/cmd/execlab-cri" "$repo/pkg/criclient" -newer "$cri" -print -quit) ]]; then
 		return
 	fi
 	mkdir -p "$repo/bin"

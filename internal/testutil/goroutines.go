@@ -12,14 +12,19 @@ import (
 func CheckGoroutines(t testing.TB) {
 	t.Helper()
 	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var n int
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if n = runtime.NumGoroutine(); n <= base {
-				return
-			}
+	t.Cleanup(func() { WaitGoroutines(t, base) })
+}
+
+// WaitGoroutines fails the test unless, within 10 s, no more goroutines
+// run than base, and shows them all if more do.
+func WaitGoroutines(t testing.TB, base int) {
+	t.Helper()
+	var n int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = runtime.NumGoroutine(); n <= base {
+			return
 		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines left running, %d before the test:\n%s", n, base, buf[:runtime.Stack(buf, true)])
-	})
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("%d goroutines left running, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // fakeStreams stands for pkg/streaming's server: it answers a URL naming
@@ -65,12 +66,9 @@ type env struct {
 // no goroutine outlives it.
 func newEnv(t *testing.T, root string) *env {
 	t.Helper()
-	baseline := runtime.NumGoroutine()
+	testutil.CheckGoroutines(t)
 	e := startEnv(t, root)
-	t.Cleanup(func() {
-		e.stop()
-		checkGoroutines(t, baseline)
-	})
+	t.Cleanup(e.stop)
 	return e
 }
 
@@ -115,20 +113,6 @@ func (e *env) stop() {
 	<-e.served
 	e.rt.Close()
 	e.srv = nil
-}
-
-// checkGoroutines waits a little for goroutines to end (gRPC's and the
-// runtime's end asynchronously), then fails if more are left than before.
-func checkGoroutines(t *testing.T, baseline int) {
-	t.Helper()
-	var n int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if n = runtime.NumGoroutine(); n <= baseline {
-			return
-		}
-	}
-	buf := make([]byte, 1<<20)
-	t.Errorf("%d goroutines left, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
 }
 
 var ctx = context.Background()

@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // TestRestart stops the service with a running, an exited and a created
@@ -37,7 +39,7 @@ func TestRestart(t *testing.T) {
 	for _, pid := range pids {
 		waitGone(t, pid)
 	}
-	checkGoroutines(t, baseline)
+	testutil.WaitGoroutines(t, baseline)
 
 	e = newEnv(t, root)
 	list, err := e.rs.ListContainers(ctx, &runtimeapi.ListContainersRequest{})

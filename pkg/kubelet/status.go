@@ -8,6 +8,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/qos"
 )
 
 const (
@@ -30,7 +32,7 @@ func (k *Kubelet) generatePodStatus(pod *v1.Pod, rt *podRuntime) v1.PodStatus {
 		PodIP:     k.nodeIP,
 		PodIPs:    []v1.PodIP{{IP: k.nodeIP}},
 		StartTime: old.StartTime,
-		QOSClass:  podQOS(pod),
+		QOSClass:  qos.GetPodQOS(pod),
 	}
 	if s.StartTime == nil {
 		now := metav1.Now().Rfc3339Copy()

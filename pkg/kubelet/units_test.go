@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/execlab/execlab/internal/qos"
 )
 
 func TestExpand(t *testing.T) {
@@ -163,7 +165,7 @@ func TestPodQOSAndResources(t *testing.T) {
 		{"unequal requests", pod(res("100m", "1Gi", "200m", "1Gi")), v1.PodQOSBurstable,
 			&runtimeapi.LinuxContainerResources{CpuShares: 102, CpuPeriod: 100000, CpuQuota: 20000, MemoryLimitInBytes: gi, OomScoreAdj: 750}},
 	} {
-		if got := podQOS(tc.pod); got != tc.qos {
+		if got := qos.GetPodQOS(tc.pod); got != tc.qos {
 			t.Errorf("%s: QoS %s, want %s", tc.name, got, tc.qos)
 		}
 		assertProto(t, tc.name, containerResources(tc.pod, &tc.pod.Spec.Containers[0], 4*gi), tc.want)

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // sizeQueue is a remotecommand.TerminalSizeQueue that yields sizes, then
@@ -163,7 +165,7 @@ func TestExecSPDY(t *testing.T) {
 		{apiremotecommand.StreamProtocolV1Name, exitV1, false, false},
 	} {
 		t.Run(tc.protocol, func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckGoroutines(t)
 			newExecutor := func(t testing.TB, url string) remotecommand.Executor {
 				return spdyExecutor(t, url, tc.protocol)
 			}
@@ -175,7 +177,7 @@ func TestExecSPDY(t *testing.T) {
 // TestExecWebSocket drives v5.channel.k8s.io with client-go's WebSocket
 // executor, which ends stdin with the CLOSE signal.
 func TestExecWebSocket(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	testExec(t, webSocketExecutor, exitV4, true, true)
 
 	t.Run("wc -c", func(t *testing.T) {
@@ -190,7 +192,7 @@ func TestExecWebSocket(t *testing.T) {
 // TestAttach attaches over both transports: the runtime echoes stdin, and
 // its failure is an internal error, never an exit code.
 func TestAttach(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	for _, tc := range []struct {
 		name        string

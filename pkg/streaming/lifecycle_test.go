@@ -13,6 +13,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apiremotecommand "k8s.io/apimachinery/pkg/util/remotecommand"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // longCommand prints "started" and then runs until killed.
@@ -59,13 +61,13 @@ func waitFor(t testing.TB, r io.Reader, want string) {
 // command is killed and every goroutine of the session ends.
 func TestClientVanishes(t *testing.T) {
 	t.Run("spdy", func(t *testing.T) {
-		checkGoroutines(t)
+		testutil.CheckGoroutines(t)
 		s := newTestServer(t, localRuntime{})
 		_, vanish := startSPDY(t, s)
 		vanish()
 	})
 	t.Run("websocket", func(t *testing.T) {
-		checkGoroutines(t)
+		testutil.CheckGoroutines(t)
 		s := newTestServer(t, localRuntime{})
 		c := startWebSocket(t, s)
 		c.conn.NetConn().Close() // no close frame: gone
@@ -75,7 +77,7 @@ func TestClientVanishes(t *testing.T) {
 // TestCloseEndsSessions: Close ends open exec and port-forward sessions
 // and waits for them; the clients see their connections end.
 func TestCloseEndsSessions(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 
 	spdyClosed, _ := startSPDY(t, s)
@@ -117,7 +119,7 @@ func TestCloseEndsSessions(t *testing.T) {
 // TestStreamCreationTimeout: a client that does not create all its
 // streams in time loses the connection.
 func TestStreamCreationTimeout(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s, err := NewServer(Config{StreamCreationTimeout: 100 * time.Millisecond}, localRuntime{})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +138,7 @@ func TestStreamCreationTimeout(t *testing.T) {
 // TestUnexpectedStreams: streams the request did not grant, or that the
 // protocol version lacks, are refused; the session goes on.
 func TestUnexpectedStreams(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	conn, streams := spdyStreams(t, execURL(t, s, false, false, true, false, "echo", "hi"), apiremotecommand.StreamProtocolV2Name, v1.StreamTypeError)
 	for _, typ := range []string{v1.StreamTypeStdin, v1.StreamTypeStderr, v1.StreamTypeResize, "bogus"} {
@@ -158,7 +160,7 @@ func TestUnexpectedStreams(t *testing.T) {
 // TestSPDYBadResize: a malformed size ends resizing, not the session; the
 // sizes the client goes on sending are drained.
 func TestSPDYBadResize(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	_, streams := spdyStreams(t, execURL(t, s, true, true, true, false, "sh", "-c", "read x; stty size"), apiremotecommand.StreamProtocolV4Name,
 		v1.StreamTypeError, v1.StreamTypeStdin, v1.StreamTypeStdout, v1.StreamTypeResize)
@@ -214,7 +216,7 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckGoroutines(t)
 			s := newTestServer(t, localRuntime{})
 			conn, r := rawUpgrade(t, execURL(t, s, false, true, true, false, "cat"), tc.head)
 			// An unknown SPDY version; a WebSocket frame with reserved bits.
@@ -232,7 +234,7 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 // TestIdleTimeout: a session on which nothing moves for StreamIdleTimeout
 // is closed and its command killed.
 func TestIdleTimeout(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s, err := NewServer(Config{StreamIdleTimeout: 200 * time.Millisecond}, localRuntime{})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +266,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestMaxSessions: past Config.MaxSessions a request gets 429 with
 // Retry-After, and a session that ends makes room again.
 func TestMaxSessions(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s, err := NewServer(Config{MaxSessions: 1}, localRuntime{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	osexec "os/exec"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -186,24 +185,6 @@ func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// checkGoroutines fails the test if, once everything else the test set up
-// has been cleaned up, more goroutines run than when it started. Call it
-// first, so that its cleanup runs last.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var n int
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if n = runtime.NumGoroutine(); n <= base {
-				return
-			}
-		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines left running, %d before the test:\n%s", n, base, buf[:runtime.Stack(buf, true)])
-	})
 }
 
 // echoServer accepts TCP connections on 127.0.0.1 and echoes each until

@@ -22,7 +22,7 @@ import (
 // TestPortForwardSPDY forwards several connections at once to an echo
 // server with client-go's port forwarder.
 func TestPortForwardSPDY(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	port := echoServer(t)
 	rawURL := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
@@ -42,7 +42,7 @@ func TestPortForwardSPDY(t *testing.T) {
 // TestPortForwardSPDYStreams covers the stream pairing rules: bad headers
 // are refused, and a pair left incomplete is dropped with an error.
 func TestPortForwardSPDYStreams(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s, err := NewServer(Config{StreamCreationTimeout: 100 * time.Millisecond}, localRuntime{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestPortForwardSPDYStreams(t *testing.T) {
 // TestPortForwardWebSocket forwards one port over WebSocket, with the
 // ports of the CRI request or of the query.
 func TestPortForwardWebSocket(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	port := echoServer(t)
 	portBytes := string([]byte{byte(port), byte(port >> 8)})
@@ -154,9 +154,9 @@ func TestQueryPorts(t *testing.T) {
 		{"port=65536", nil, `unable to parse "65536" as a port: strconv.ParseUint: parsing "65536": value out of range`},
 	} {
 		q, _ := url.ParseQuery(tc.query)
-		ports, err := queryPorts(q)
+		ports, err := QueryPorts(q)
 		if fmt.Sprint(ports) != fmt.Sprint(tc.ports) || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
-			t.Errorf("queryPorts(%q) = %v, %v; want %v, %q", tc.query, ports, err, tc.ports, tc.err)
+			t.Errorf("QueryPorts(%q) = %v, %v; want %v, %q", tc.query, ports, err, tc.ports, tc.err)
 		}
 	}
 }

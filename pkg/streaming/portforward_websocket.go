@@ -24,7 +24,7 @@ func (s *Server) servePortForwardWebSocket(w http.ResponseWriter, r *http.Reques
 	ports := req.Port
 	if len(ports) == 0 {
 		var err error
-		if ports, err = queryPorts(r.URL.Query()); err != nil {
+		if ports, err = QueryPorts(r.URL.Query()); err != nil {
 			writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
 			return
 		}
@@ -70,9 +70,9 @@ func (s *Server) servePortForwardWebSocket(w http.ResponseWriter, r *http.Reques
 	cancel()
 }
 
-// queryPorts parses the "port" query parameters, each a port or a
+// QueryPorts parses the "port" query parameters, each a port or a
 // comma-separated list, as upstream's portforward.NewV4Options.
-func queryPorts(q url.Values) ([]int32, error) {
+func QueryPorts(q url.Values) ([]int32, error) {
 	values := q[v1.PortHeader]
 	if len(values) == 0 {
 		return nil, fmt.Errorf("query parameter %q is required", v1.PortHeader)

@@ -25,6 +25,8 @@ import (
 	reference "k8s.io/cri-streaming/pkg/streaming"
 	refportforward "k8s.io/cri-streaming/pkg/streaming/portforward"
 	refremotecommand "k8s.io/cri-streaming/pkg/streaming/remotecommand"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // The tests in this file give this server and the reference,
@@ -144,7 +146,7 @@ func rawExchange(t testing.TB, rawURL, request string) string {
 // same status line, headers and message; the message is in a Status here
 // and plain text upstream.
 func TestReferenceHandshake(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
 	execReq := &runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true}
 	for _, tc := range []struct {
@@ -245,7 +247,7 @@ func errorStreamOf(t testing.TB, rawURL, protocol string) string {
 // TestReferenceErrorStream compares how each version reports a success,
 // an exit code and runtime failures on the error stream.
 func TestReferenceErrorStream(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
 	exec := func(cmd ...string) func(streamingServer) string {
 		return func(s streamingServer) string {
@@ -287,7 +289,7 @@ func TestReferenceErrorStream(t *testing.T) {
 
 // TestReferenceWebSocket compares every message of WebSocket sessions.
 func TestReferenceWebSocket(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
 	for _, protocol := range []string{"", "channel.k8s.io", "base64.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io"} {
 		for _, cmd := range []string{"echo out", "echo err >&2; exit 3"} {
@@ -313,7 +315,7 @@ func TestReferenceWebSocket(t *testing.T) {
 // TestReferencePortForwardError compares the error of a forward to a
 // closed port, over SPDY and WebSocket.
 func TestReferencePortForwardError(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
 	port := closedPort(t)
 	want := fmt.Sprintf("error forwarding port %d to pod sandbox1, uid : dial tcp 127.0.0.1:%d: connect: connection refused", port, port)
@@ -362,7 +364,7 @@ func TestReferencePortForwardError(t *testing.T) {
 // TestReferenceNotFound: both answer 404 to a token they do not know; the
 // body is a Status here, upstream's text there.
 func TestReferenceNotFound(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
 	compare(t, ours, ref, "404", func(s streamingServer) string {
 		url := mustURL(s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true}))

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 const notFoundBody = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"unknown, used or expired streaming token","reason":"NotFound","code":404}` + "\n"
@@ -58,7 +60,7 @@ func TestTokenURL(t *testing.T) {
 // TestTokenSingleUse: the first request uses the token up, whatever becomes
 // of it (here a failed handshake); the next one is a 404.
 func TestTokenSingleUse(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	url := execURL(t, s, false, false, true, false, "true")
 	if resp, _ := get(t, http.MethodGet, url); resp.StatusCode != http.StatusBadRequest {
@@ -70,7 +72,7 @@ func TestTokenSingleUse(t *testing.T) {
 
 // TestTokenKind: an exec token is no attach token, and is used up anyway.
 func TestTokenKind(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	url := execURL(t, s, false, false, true, false, "true")
 	resp, body := get(t, http.MethodGet, strings.Replace(url, "/exec/", "/attach/", 1))
@@ -80,7 +82,7 @@ func TestTokenKind(t *testing.T) {
 }
 
 func TestTokenExpiry(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	clock := clocktesting.NewFakePassiveClock(time.Now())
 	s.tokens.clock = clock
@@ -185,7 +187,7 @@ func TestGetValidation(t *testing.T) {
 // TestRoutes: what is not a streaming endpoint, or not GET or POST, answers
 // a Status.
 func TestRoutes(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	resp, body := get(t, http.MethodGet, s.URL()+"/exec")
 	if want := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","code":404}` + "\n"; resp.StatusCode != http.StatusNotFound || body != want {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // wsClient is a raw WebSocket remotecommand client: it speaks the channel
@@ -92,7 +94,7 @@ const (
 // TestWebSocketProtocols runs one session per subprotocol with a raw
 // client and checks every message the server sends.
 func TestWebSocketProtocols(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	for _, tc := range []struct {
 		protocol    string
@@ -145,7 +147,7 @@ func TestWebSocketProtocols(t *testing.T) {
 // TestWebSocketCloseSignal ends stdin with v5's CLOSE message [255, 0]:
 // the command sees EOF and its output still arrives.
 func TestWebSocketCloseSignal(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	c, _, err := dialWebSocket(t, execURL(t, s, false, true, true, false, "wc", "-c"), "v5.channel.k8s.io")
 	if err != nil {
@@ -164,7 +166,7 @@ func TestWebSocketCloseSignal(t *testing.T) {
 // TestWebSocketResize sends terminal sizes on channel 4. A malformed size
 // ends resizing but not the session, as upstream.
 func TestWebSocketResize(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	for _, tc := range []struct {
 		name, protocol, resize, stdout string
@@ -192,7 +194,7 @@ func TestWebSocketResize(t *testing.T) {
 // TestWebSocketUnknownSubprotocol: wsstream refuses the upgrade with 403,
 // on which kubectl falls back to SPDY.
 func TestWebSocketUnknownSubprotocol(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	_, resp, err := dialWebSocket(t, execURL(t, s, false, false, true, false, "true"), "v9.channel.k8s.io")
 	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusForbidden {

@@ -35,7 +35,6 @@
 //	pods.go           pods (pkg/registry/core/pod/strategy.go)
 //	poddefaults.go    pod defaults (pkg/apis/core/v1/defaults.go)
 //	podvalidation.go  pod validation (pkg/apis/core/validation)
-//	qos.go            a pod's QoS class (pkg/apis/core/helper/qos)
 //	nodes.go          nodes (pkg/registry/core/node/strategy.go)
 //	namespaces.go     namespaces, their deletion and NamespaceLifecycle
 //	                  admission (pkg/registry/core/namespace)

@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/execlab/execlab/internal/qos"
 )
 
 // Pods, after pkg/registry/core/pod/strategy.go and storage/storage.go.
@@ -39,7 +41,7 @@ type podStrategy struct{}
 // scheduler and kubelet write the rest of the status.
 func (podStrategy) prepareForCreate(obj Object) {
 	pod := obj.(*corev1.Pod)
-	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOSClass(pod)}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qos.ComputePodQOS(pod)}
 }
 
 func (podStrategy) validate(obj Object) field.ErrorList {

@@ -1,13 +1,9 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/emicklei/go-restful/v3"
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/proxy"
 	translator "k8s.io/apiserver/pkg/util/proxy"
@@ -51,31 +47,11 @@ func (s *Server) servePortForward(req *restful.Request, resp *restful.Response) 
 	handler.ServeHTTP(resp.ResponseWriter, req.Request)
 }
 
-// portForwardPorts reads the ports of a WebSocket port-forward request
-// (cri-streaming portforward.NewV4Options); SPDY requests carry none.
+// portForwardPorts reads the ports of a WebSocket port-forward request;
+// SPDY requests name them per stream instead.
 func portForwardPorts(req *http.Request) ([]int32, error) {
 	if !wsstream.IsWebSocketRequest(req) {
 		return nil, nil
 	}
-	values := req.URL.Query()[v1.PortHeader]
-	if len(values) == 0 {
-		return nil, fmt.Errorf("query parameter %q is required", v1.PortHeader)
-	}
-	var ports []int32
-	for _, value := range values {
-		if len(value) == 0 {
-			return nil, fmt.Errorf("query parameter %q cannot be empty", v1.PortHeader)
-		}
-		for _, p := range strings.Split(value, ",") {
-			port, err := strconv.ParseUint(p, 10, 16)
-			if err != nil {
-				return nil, fmt.Errorf("unable to parse %q as a port: %v", value, err)
-			}
-			if port < 1 {
-				return nil, fmt.Errorf("port %q must be > 0", value)
-			}
-			ports = append(ports, int32(port))
-		}
-	}
-	return ports, nil
+	return streaming.QueryPorts(req.URL.Query())
 }
