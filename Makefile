@@ -7,7 +7,7 @@ FUZZTIME ?= 20000x
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
 
-.PHONY: build demo down test lint unit fuzz e2e bench test-containerd containerd-up containerd-down containerd-status
+.PHONY: build demo down setup test lint unit fuzz docs e2e bench test-containerd containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -18,9 +18,17 @@ demo: build
 down:
 	scripts/down.sh
 
-# Unit tests, then a short fuzz of every target, then the end-to-end suite
-# against the real binaries and real kubectl.
-test: lint unit fuzz e2e
+# Unit tests, then a short fuzz of every target, the docs' checks, then the
+# end-to-end suite against the real binaries and real kubectl.
+test: setup lint unit fuzz docs e2e
+
+# Debian packages the tests need (chromium) and the Go modules.
+setup:
+	scripts/setup.sh
+
+# Every file and function the docs name exists.
+docs:
+	$(GO) test -count=1 ./test/docs/
 
 lint:
 	@out=$$(gofmt -l cmd internal pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
