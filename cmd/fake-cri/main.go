@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.DurationVar(&opts.Streaming.StreamIdleTimeout, "stream-idle-timeout", 4*time.Hour, "close a streaming session on which nothing moved for this long (containerd's stream_idle_timeout)")
 	fs.DurationVar(&opts.Streaming.StreamCreationTimeout, "stream-creation-timeout", remotecommand.DefaultStreamCreationTimeout, "how long an SPDY client may take to create its streams")
 	fs.StringVar(&opts.DebugAddress, "debug-address", "", "serve net/http/pprof at this address (off when empty)")
+	fs.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

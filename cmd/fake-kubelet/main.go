@@ -41,18 +41,12 @@ func run(args []string) error {
 	keyFile := fs.String("tls-private-key-file", "", "key of --tls-cert-file")
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
+	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *kubeconfig == "" || *endpoint == "" || *rootDir == "" {
 		return errors.New("--kubeconfig, --container-runtime-endpoint and --root-dir are required")
-	}
-	if *nodeName == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return err
-		}
-		*nodeName = host
 	}
 	config, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -75,6 +69,7 @@ func run(args []string) error {
 		Logger:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: *maxSessions,
+		TracingEndpoint:      *tracingEndpoint,
 	})
 	if err != nil {
 		return err

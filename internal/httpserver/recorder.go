@@ -2,8 +2,10 @@ package httpserver
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 )
@@ -20,6 +22,7 @@ type Recorder struct {
 	status int
 	conns  *Conns
 	forget func()
+	wrap   func(net.Conn) net.Conn
 }
 
 // Record returns w as a Recorder: w itself when it is one already, so that
@@ -71,6 +74,18 @@ func (r *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	r.status = http.StatusSwitchingProtocols
+	if r.wrap != nil {
+		// What the client sent past the request head is in rw's reader:
+		// it is read first, through the wrapper too, and the reader and
+		// writer handed over both go through the wrapper (x/net/websocket
+		// reads and writes the session on them, not on conn).
+		if n := rw.Reader.Buffered(); n > 0 {
+			early, _ := rw.Reader.Peek(n)
+			conn = &prefixedConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)}
+		}
+		conn = r.wrap(conn)
+		rw = bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn))
+	}
 	if r.conns != nil {
 		forget, ok := r.conns.Add(conn)
 		if !ok {
@@ -82,6 +97,10 @@ func (r *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, nil
 }
 
+// WrapHijacked has the connection, once hijacked, handed over wrapped by
+// f: how a proxy hop watches the session that passes through it.
+func (r *Recorder) WrapHijacked(f func(net.Conn) net.Conn) { r.wrap = f }
+
 // Unwrap serves http.ResponseController.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
@@ -92,3 +111,11 @@ func (r *Recorder) release() {
 		r.forget = nil
 	}
 }
+
+// prefixedConn reads r, what was buffered and then the connection.
+type prefixedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -13,6 +13,13 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // overrideVerb is a request's authorization attributes with another verb.
@@ -52,6 +59,8 @@ func (s *Server) authorizeCreate(ctx context.Context) error {
 	if decision != authorizer.DecisionAllow {
 		return apierrors.NewForbidden(schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name, errors.New(reason))
 	}
+	trace.SpanFromContext(ctx).AddEvent(tracing.PhaseAuthorized, trace.WithAttributes(tracing.AttrDecision.String("allow"),
+		tracing.AttrVerb.String("create"), tracing.AttrResource.String(info.Resource+"/"+info.Subresource)))
 	return nil
 }
 
@@ -61,5 +70,13 @@ func (s *Server) withAuthorization(h http.Handler) http.Handler {
 	if s.authorizer == nil {
 		return h
 	}
-	return filters.WithAuthorization(h, s.authorizer, registry.Codecs)
+	allowed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attrs := []attribute.KeyValue{tracing.AttrDecision.String("allow")}
+		if info, ok := request.RequestInfoFrom(r.Context()); ok {
+			attrs = append(attrs, tracing.AttrVerb.String(info.Verb), tracing.AttrResource.String(strings.Trim(info.Resource+"/"+info.Subresource, "/")))
+		}
+		trace.SpanFromContext(r.Context()).AddEvent(tracing.PhaseAuthorized, trace.WithAttributes(attrs...))
+		h.ServeHTTP(w, r)
+	})
+	return filters.WithAuthorization(allowed, s.authorizer, registry.Codecs)
 }

@@ -13,6 +13,16 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"context"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // pods/exec, pods/attach and pods/portforward, as ExecREST, AttachREST and
@@ -60,7 +70,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 	case *corev1.PodAttachOptions:
 		container = o.Container
 	}
-	loc, err := s.streamLocation(sub, ns, name, container, opts)
+	loc, err := s.streamLocation(r.Context(), sub, ns, name, container, opts)
 	if err != nil {
 		registry.WriteError(w, r, err)
 		return
@@ -70,16 +80,67 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		return
 	}
 	defer s.sessions.Leave()
-	s.streamHandler(loc, opts, errorResponder{w, r}).ServeHTTP(w, r)
+	s.serveSession(w, r, sub, loc, opts)
+}
+
+// serveSession proxies or translates one session to its kubelet, and shows
+// it: the live view lists it while it runs, with the bytes through this hop
+// as they move, the span records the upgrade and the translation, and the
+// forwarded request carries the trace to the kubelet.
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string, loc *url.URL, opts runtime.Object) {
+	ctx := r.Context()
+	span := trace.SpanFromContext(ctx)
+	live := &tracing.Live{TraceID: span.SpanContext().TraceID().String(), Kind: sub, Start: time.Now()}
+	live.Namespace, live.Pod, live.Container = sessionTarget(loc)
+	if o, ok := opts.(*corev1.PodExecOptions); ok {
+		live.Command = strings.Join(o.Command, " ")
+	}
+	if u, ok := request.UserFrom(ctx); ok {
+		live.User = u.GetName()
+	}
+	span.SetAttributes(tracing.AttrHop.String(tracing.HopAPIServer), tracing.AttrSession.String(sub),
+		tracing.AttrNamespace.String(live.Namespace), tracing.AttrPod.String(live.Pod), tracing.AttrContainer.String(live.Container),
+		tracing.AttrCommand.String(live.Command), tracing.AttrUser.String(live.User))
+	s.traces.Begin(live)
+	defer live.End()
+
+	handler, translation := s.streamHandler(r, loc, opts, errorResponder{w, r})
+	answeredBy := tracing.HopKubelet
+	if translation != "" {
+		answeredBy = tracing.HopAPIServer
+		span.AddEvent(tracing.PhaseTranslated, trace.WithAttributes(tracing.AttrReason.String(translation)))
+	} else {
+		span.AddEvent(tracing.PhasePassedThrough)
+	}
+	tracing.Inject(ctx, r.Header)
+	hop := tracing.NewHop(span, answeredBy, tracing.HopClient, live)
+	rec := httpserver.Record(w)
+	rec.WrapHijacked(hop.Wrap)
+	handler.ServeHTTP(rec, r)
+	hop.End("")
+	s.log.InfoContext(ctx, "session ended", "kind", sub, "pod", live.Namespace+"/"+live.Pod, "container", live.Container,
+		"protocol", hop.Protocol(), "bytesIn", live.In.Load(), "bytesOut", live.Out.Load(), "duration", time.Since(live.Start))
+}
+
+// sessionTarget reads the namespace, pod and container back from the
+// kubelet path streamLocation built.
+func sessionTarget(loc *url.URL) (ns, pod, container string) {
+	parts := strings.Split(strings.TrimPrefix(loc.Path, "/"), "/")
+	for len(parts) < 4 {
+		parts = append(parts, "")
+	}
+	return parts[1], parts[2], parts[3]
 }
 
 // streamLocation is the kubelet URL of the stream:
 // /exec/{ns}/{pod}/{container}, /attach/... or /portForward/{ns}/{pod}.
-func (s *Server) streamLocation(sub, ns, name, container string, opts runtime.Object) (*url.URL, error) {
+func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container string, opts runtime.Object) (*url.URL, error) {
 	loc, pod, container, err := s.podLocation(ns, name, container, sub != "portforward")
 	if err != nil {
 		return nil, err
 	}
+	span := trace.SpanFromContext(ctx)
+	span.AddEvent(tracing.PhasePodFound, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName)))
 	if loc == nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
 	}
@@ -98,29 +159,39 @@ func (s *Server) streamLocation(sub, ns, name, container string, opts runtime.Ob
 		loc.Path = fmt.Sprintf("/%s/%s/%s/%s", sub, pod.Namespace, pod.Name, container)
 	}
 	loc.RawQuery = streamParams(opts).Encode()
+	span.AddEvent(tracing.PhaseNodeChosen, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName), tracing.AttrURL.String(loc.String())))
 	return loc, nil
 }
 
 // connectVerbs name what each subresource does, for messages.
 var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to", "portforward": "port-forward to"}
 
-// streamHandler proxies the stream to loc, translating WebSocket requests
-// in translate mode.
-func (s *Server) streamHandler(loc *url.URL, opts runtime.Object, responder errorResponder) http.Handler {
-	upgrade := proxy.NewUpgradeAwareHandler(loc, s.kubelet, false, true, proxy.NewErrorResponder(responder))
+// streamHandler is the handler that proxies the stream to loc, and, when
+// it translates, what it translates. In translate mode it chooses as
+// upstream's TranslatingHandler does: a WebSocket v5 exec or attach goes to
+// the StreamTranslatorHandler, a WebSocket port-forward (SPDY tunnelled)
+// to the TunnelingHandler, anything else to UpgradeAwareHandler.
+func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Object, responder errorResponder) (http.Handler, string) {
+	upgrade := proxy.NewUpgradeAwareHandler(loc, s.kubelet.transport, false, true, proxy.NewErrorResponder(responder))
 	if s.opts.StreamingMode != StreamingTranslate {
-		return upgrade
+		return upgrade, ""
 	}
+	var streams translator.Options
 	switch o := opts.(type) {
 	case *corev1.PodExecOptions:
-		streams := translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
-		return translator.NewTranslatingHandler(upgrade, translator.NewStreamTranslatorHandler(loc, s.kubelet, 0, streams), wsstream.IsWebSocketRequestWithStreamCloseProtocol)
+		streams = translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
 	case *corev1.PodAttachOptions:
-		streams := translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
-		return translator.NewTranslatingHandler(upgrade, translator.NewStreamTranslatorHandler(loc, s.kubelet, 0, streams), wsstream.IsWebSocketRequestWithStreamCloseProtocol)
+		streams = translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
 	default:
-		return translator.NewTranslatingHandler(upgrade, translator.NewTunnelingHandler(upgrade), wsstream.IsWebSocketRequestWithTunnelingProtocol)
+		if wsstream.IsWebSocketRequestWithTunnelingProtocol(r) {
+			return translator.NewTunnelingHandler(upgrade), "SPDY tunnelled in WebSocket from the client, SPDY to the kubelet"
+		}
+		return upgrade, ""
 	}
+	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
+		return translator.NewStreamTranslatorHandler(translatorLocation(loc), s.kubelet.translator, 0, streams), "WebSocket v5 from the client, SPDY to the kubelet"
+	}
+	return upgrade, ""
 }
 
 // errorResponder answers proxy errors as a Status: a kubelet that cannot

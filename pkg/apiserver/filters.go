@@ -12,6 +12,11 @@ import (
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"go.opentelemetry.io/otel/trace"
+	"k8s.io/apiserver/pkg/endpoints/filters"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // buildHandlerChain wraps the API in the filters of kube-apiserver's
@@ -24,6 +29,7 @@ func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
 		s.withRequestLog,
 		func(h http.Handler) http.Handler { return withRequestInfo(h, s.requestInfo) },
 		s.withAuthentication,
+		s.withTracing,
 		s.withAuthorization,
 	}
 	h := api
@@ -31,6 +37,25 @@ func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
 		h = filters[i](h)
 	}
 	return h
+}
+
+// withTracing traces each request with upstream's filter (APIServerTracing),
+// which kube-apiserver places inside authentication so that it continues
+// the trace of a system:masters caller, and starts a new one, linked, for
+// anyone else. The span gets the phase authentication was, and kubectl's
+// session ID; the request it forwards to a kubelet carries its trace.
+func (s *Server) withTracing(h http.Handler) http.Handler {
+	phases := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		span := trace.SpanFromContext(r.Context())
+		if id := r.Header.Get("Kubectl-Session"); id != "" {
+			span.SetAttributes(tracing.AttrKubectlSession.String(id))
+		}
+		if u, ok := request.UserFrom(r.Context()); ok {
+			span.AddEvent(tracing.PhaseAuthenticated, trace.WithAttributes(tracing.AttrUser.String(u.GetName())))
+		}
+		h.ServeHTTP(w, r)
+	})
+	return filters.WithTracing(phases, s.tracing.TracerProvider())
 }
 
 // withConnectionTracking ties hijacked connections to the server's life,

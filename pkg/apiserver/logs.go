@@ -18,6 +18,10 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // pods/log, as LogREST (pkg/registry/core/pod/rest/log.go) serves it: the
@@ -51,13 +55,20 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ns, name strin
 	}
 	loc.Path = fmt.Sprintf("/containerLogs/%s/%s/%s", pod.Namespace, pod.Name, container)
 	loc.RawQuery = logParams(opts).Encode()
+	span := trace.SpanFromContext(r.Context())
+	span.SetAttributes(tracing.AttrHop.String(tracing.HopAPIServer), tracing.AttrSession.String("log"),
+		tracing.AttrNamespace.String(pod.Namespace), tracing.AttrPod.String(pod.Name), tracing.AttrContainer.String(container))
+	live := &tracing.Live{TraceID: span.SpanContext().TraceID().String(), Kind: "log", Namespace: pod.Namespace, Pod: pod.Name, Container: container, Start: time.Now()}
+	s.traces.Begin(live)
+	defer live.End()
 	body, err := s.openKubeletStream(r.Context(), loc, name)
 	if err != nil {
 		registry.WriteError(w, r, err)
 		return
 	}
 	defer body.Close()
-	streamBody(w, r, body, opts.Follow)
+	streamBody(w, r, live.CountOut(body), opts.Follow)
+	span.SetAttributes(tracing.AttrBytesOut.Int64(live.Out.Load()))
 }
 
 // logParams is the kubelet's query for opts (LogLocation upstream).
@@ -113,7 +124,7 @@ const maxKubeletErrorBytes = 50000
 // in k8s.io/apiserver/pkg/registry/generic/rest).
 func (s *Server) openKubeletStream(ctx context.Context, loc *url.URL, name string) (io.ReadCloser, error) {
 	client := &http.Client{
-		Transport:     s.kubelet,
+		Transport:     s.kubelet.transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("redirects forbidden") },
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)

@@ -15,6 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // Reaching a pod's kubelet and naming the stream on it, as
@@ -29,16 +35,72 @@ var preferredAddressTypes = []corev1.NodeAddressType{corev1.NodeInternalIP, core
 // defaultKubeletPort is used when the node reports no kubelet endpoint.
 const defaultKubeletPort = 10250
 
-// newKubeletTransport is the apiserver's client to the kubelets, over TLS
-// when tlsConfig is set. Each request gets its own connection, so that no
-// idle connection (and its goroutines) outlives a log request.
-func newKubeletTransport(tlsConfig *tls.Config) http.RoundTripper {
-	return &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tlsConfig,
-		TLSHandshakeTimeout: 10 * time.Second,
-		DisableKeepAlives:   true,
+// kubeletClient is how the apiserver reaches the kubelets, over TLS when
+// tlsConfig is set. Each request gets its own connection, so that no idle
+// connection (and its goroutines) outlives a log request. A dial is a phase
+// of the session it serves ("kubelet dialled").
+type kubeletClient struct {
+	// transport serves UpgradeAwareHandler and the log requests; the
+	// request it forwards carries the session's trace context.
+	transport http.RoundTripper
+	// translator serves the StreamTranslatorHandler, whose SPDY client
+	// writes its own request, taking no header from us: its connections,
+	// TLS included, write the trace context into the request on the wire
+	// (tracing.InjectOnDial), and the translator sees plain http.
+	translator http.RoundTripper
+	// scheme is https when the kubelets are reached over TLS.
+	scheme string
+}
+
+func newKubeletClient(tlsConfig *tls.Config) kubeletClient {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			trace.SpanFromContext(ctx).AddEvent(tracing.PhaseKubeletDialled, trace.WithAttributes(tracing.AttrURL.String(addr)))
+		}
+		return c, err
 	}
+	dialClear := dial
+	if tlsConfig != nil {
+		dialClear = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cfg := tlsConfig.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			cfg.NextProtos = []string{"http/1.1"}
+			tc := tls.Client(c, cfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return tc, nil
+		}
+	}
+	k := kubeletClient{
+		transport: tracing.Transport(&http.Transport{
+			DialContext:         dial,
+			TLSClientConfig:     tlsConfig,
+			TLSHandshakeTimeout: 10 * time.Second,
+			DisableKeepAlives:   true,
+		}),
+		translator: &http.Transport{DialContext: tracing.InjectOnDial(dialClear), DisableKeepAlives: true},
+		scheme:     "http",
+	}
+	if tlsConfig != nil {
+		k.scheme = "https"
+	}
+	return k
+}
+
+// translatorLocation is loc as the translator's transport dials it: plain
+// http, its connections being TLS already.
+func translatorLocation(loc *url.URL) *url.URL {
+	u := *loc
+	u.Scheme = "http"
+	return &u
 }
 
 // kubeletURL is the base URL of the kubelet of node nodeName.
@@ -56,7 +118,7 @@ func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
 	if port <= 0 {
 		port = defaultKubeletPort
 	}
-	return &url.URL{Scheme: s.kubeletScheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+	return &url.URL{Scheme: s.kubelet.scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
 }
 
 // preferredAddress is the node's first address of the most preferred type.

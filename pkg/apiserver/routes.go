@@ -10,9 +10,12 @@ import (
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
-// routes is the server's mux: health, profiling, and the API. The health
+// routes is the server's mux: health, profiling, the live view of sessions
+// (pkg/tracing), and the API. The health
 // handlers are upstream's (k8s.io/apiserver/pkg/server/healthz), with the
 // ping check alone, as kube-apiserver installs them.
 func (s *Server) routes() http.Handler {
@@ -21,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	healthz.InstallLivezHandler(mux)
 	healthz.InstallReadyzHandler(mux)
 	mux.Handle(httpserver.PprofPath, httpserver.Pprof())
+	mux.Handle(tracing.UIPath, s.traces.UI())
 	mux.HandleFunc("/", s.serveAPI)
 	return mux
 }

@@ -15,7 +15,7 @@ const maxHeaderBytes = http.DefaultMaxHeaderBytes
 // authenticator, the authorizer and the kubelet transport from s.opts.
 func (s *Server) setUpSecurity() error {
 	var clientCAs *x509.CertPool
-	s.kubelet, s.kubeletScheme = newKubeletTransport(nil), "http"
+	s.kubelet = newKubeletClient(nil)
 	if s.opts.CertDir != "" {
 		if err := pki.Ensure(s.opts.CertDir); err != nil {
 			return err
@@ -28,7 +28,7 @@ func (s *Server) setUpSecurity() error {
 		if err != nil {
 			return err
 		}
-		s.kubelet, s.kubeletScheme = newKubeletTransport(kubeletConfig), "https"
+		s.kubelet = newKubeletClient(kubeletConfig)
 	}
 	if clientCAs == nil && s.opts.TokenAuthFile == "" {
 		return nil

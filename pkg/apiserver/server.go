@@ -19,6 +19,8 @@ import (
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // StreamingMode says how WebSocket exec, attach and port-forward requests
@@ -70,6 +72,14 @@ type Options struct {
 	// sessions proxied at once; past it a request gets 429. Default
 	// DefaultMaxStreamingSessions.
 	MaxStreamingSessions int
+	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the
+	// apiserver's traces go to, and those its receiver takes in (see
+	// pkg/tracing); the live view at /ui/ has them either way.
+	TracingEndpoint string
+	// TracingReceiverAddress, when not empty, is the loopback address of
+	// an OTLP/HTTP receiver (as a collector's 4318) for the kubelets' and
+	// runtimes' spans, so that the live view shows every hop.
+	TracingReceiverAddress string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -91,10 +101,8 @@ type Server struct {
 	// api serves the generic verbs on the store.
 	api         *registry.API
 	requestInfo *request.RequestInfoFactory
-	kubelet     http.RoundTripper
-	// kubeletScheme is https when the kubelets are reached over TLS.
-	kubeletScheme string
-	tlsConfig     *tls.Config
+	kubelet     kubeletClient
+	tlsConfig   *tls.Config
 	// authn and authorizer are nil when neither CertDir nor TokenAuthFile
 	// is set: every request is served, for tests of the API alone.
 	authn      authenticator.Request
@@ -108,6 +116,10 @@ type Server struct {
 	// conns has the hijacked connections, which close when the server
 	// stops.
 	conns httpserver.Conns
+	// traces keeps the recent traces for the live view; tracing is the
+	// apiserver's own tracer, which exports to it.
+	traces  *tracing.Store
+	tracing *tracing.Provider
 	// sessions bounds the streaming sessions being proxied. kube-apiserver
 	// has no such bound: --max-requests-inflight leaves out long-running
 	// requests, these among them. Each session holds two connections and,
@@ -132,12 +144,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:        opts,
-		log:         opts.Logger,
+		log:         slog.New(tracing.LogHandler(opts.Logger.Handler())),
 		requestInfo: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
 		kick:        make(chan struct{}, 1),
 		sessions:    &httpserver.SessionLimit{Who: "the apiserver", Max: int64(opts.MaxStreamingSessions)},
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	s.traces = tracing.NewStore(0)
+	var err error
+	if s.tracing, err = tracing.New(tracing.Config{Service: "fake-apiserver", Endpoint: opts.TracingEndpoint, Sink: s.traces}); err != nil {
+		return nil, err
+	}
 	if err := s.setUpSecurity(); err != nil {
 		return nil, err
 	}
@@ -165,9 +182,15 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 }
 
 // Serve serves on l and runs the scheduler and the namespace controller
-// until ctx ends, then stops: watches end and hijacked streams close at
-// once, other requests get a few seconds. Serve may be called once.
+// (and the span receiver, when configured) until ctx ends, then stops:
+// watches end and hijacked streams close at once, other requests get a few
+// seconds. Serve may be called once.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	receiver, err := s.serveTraceReceiver()
+	if err != nil {
+		l.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -193,7 +216,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	s.log.Info("serving", "address", l.Addr().String(), "streamingMode", s.opts.StreamingMode, "dataDir", s.opts.DataDir)
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
@@ -208,6 +230,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		srv.Close()
 	}
 	wg.Wait()
+	if receiver != nil {
+		receiver.Close()
+	}
+	s.tracing.Shutdown(shutdownCtx)
 	if err == nil {
 		err = <-serveErr
 	}
@@ -215,4 +241,25 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// serveTraceReceiver serves the OTLP/HTTP receiver on
+// Options.TracingReceiverAddress, plain HTTP on loopback as a local
+// collector does; nil when there is none.
+func (s *Server) serveTraceReceiver() (*http.Server, error) {
+	addr := s.opts.TracingReceiverAddress
+	if addr == "" {
+		return nil, nil
+	}
+	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return nil, fmt.Errorf("tracing receiver address %q: want a loopback address such as 127.0.0.1:4318", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tracing receiver: %w", err)
+	}
+	srv := &http.Server{Handler: s.traces.Receiver(s.opts.TracingEndpoint, s.log), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	s.log.Info("receiving spans", "address", l.Addr().String(), "path", tracing.ReceiverPath)
+	return srv, nil
 }

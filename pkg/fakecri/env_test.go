@@ -32,18 +32,18 @@ type fakeStreams struct {
 	execs []*runtimeapi.ExecRequest
 }
 
-func (f *fakeStreams) GetExec(r *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
+func (f *fakeStreams) GetExec(_ context.Context, r *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, r)
 	return &runtimeapi.ExecResponse{Url: "http://127.0.0.1:1/exec/" + r.ContainerId}, nil
 }
 
-func (f *fakeStreams) GetAttach(r *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
+func (f *fakeStreams) GetAttach(_ context.Context, r *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
 	return &runtimeapi.AttachResponse{Url: "http://127.0.0.1:1/attach/" + r.ContainerId}, nil
 }
 
-func (f *fakeStreams) GetPortForward(r *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
+func (f *fakeStreams) GetPortForward(_ context.Context, r *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
 	return &runtimeapi.PortForwardResponse{Url: "http://127.0.0.1:1/portforward/" + r.PodSandboxId}, nil
 }
 

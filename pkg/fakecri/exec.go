@@ -15,6 +15,11 @@ import (
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/execlab/execlab/pkg/streaming"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // maxExecSyncOutput caps what ExecSync keeps of each stream, as containerd's
@@ -89,7 +94,8 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 		return 0, err
 	}
 	defer c.endExec(p)
-	rt.log.Debug("exec started", "container", c.id, "exec", execID, "cmd", opts.cmd, "pid", p.pid)
+	trace.SpanFromContext(ctx).AddEvent(tracing.PhaseStarted, trace.WithAttributes(attribute.Int("process.pid", p.pid)))
+	rt.log.DebugContext(ctx, "exec started", "container", c.id, "exec", execID, "cmd", opts.cmd, "pid", p.pid)
 
 	var pumps sync.WaitGroup
 	var sources []io.ReadCloser
@@ -148,7 +154,7 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	}
 	drain(&pumps, sources)
 	p.closeStdio()
-	rt.log.Debug("exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
+	rt.log.DebugContext(ctx, "exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
 	return code, err
 }
 

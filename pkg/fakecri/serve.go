@@ -12,10 +12,12 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/streaming"
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // shutdownTimeout bounds the graceful stop of the gRPC server and the debug
@@ -37,6 +39,9 @@ type Options struct {
 	// DebugAddress, when not empty, is the TCP address net/http/pprof is
 	// served on.
 	DebugAddress string
+	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the CRI
+	// calls and streaming sessions are traced to (pkg/tracing).
+	TracingEndpoint string
 }
 
 // Serve runs a fake-cri until ctx ends: the runtime, its streaming server,
@@ -51,13 +56,21 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Version == "" {
 		opts.Version = buildVersion()
 	}
+	opts.Logger = slog.New(tracing.LogHandler(opts.Logger.Handler()))
 	log := opts.Logger
+	tp, err := tracing.New(tracing.Config{Service: "fake-cri", Endpoint: opts.TracingEndpoint})
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tp)
 	rt, err := New(opts.Config)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 	// The streaming server's errors say that they are its own.
+	opts.Streaming.TracerProvider = tp.TracerProvider()
+	opts.Streaming.Logger = log
 	streams, err := streaming.NewServer(opts.Streaming, rt)
 	if err != nil {
 		return err
@@ -70,7 +83,10 @@ func Serve(ctx context.Context, opts Options) error {
 	// gRPC closes the listener only if Serve ran before Stop; closing it
 	// here as well removes the socket whichever came first.
 	defer lis.Close()
-	g := grpc.NewServer()
+	// The kubelet's trace context arrives as gRPC metadata, as with
+	// containerd's otelgrpc interceptors.
+	g := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(tp.TracerProvider()), otelgrpc.WithPropagators(tracing.Propagator))))
 	NewService(rt, streams).Register(g)
 
 	errc := make(chan error, 3)
@@ -102,6 +118,13 @@ func Serve(ctx context.Context, opts Options) error {
 		debugSrv.Shutdown(shutdownCtx)
 	}
 	return err
+}
+
+// shutdownTracing exports the spans still pending, within shutdownTimeout.
+func shutdownTracing(tp *tracing.Provider) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	tp.Shutdown(ctx)
 }
 
 // listenUnix listens on path, removing a socket a previous run left behind.

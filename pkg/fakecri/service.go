@@ -20,9 +20,9 @@ const (
 // PortForward RPCs answer; pkg/streaming's Server is one. It validates the
 // request's streams itself and answers gRPC status errors.
 type StreamServer interface {
-	GetExec(*runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error)
-	GetAttach(*runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error)
-	GetPortForward(*runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error)
+	GetExec(context.Context, *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error)
+	GetAttach(context.Context, *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error)
+	GetPortForward(context.Context, *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error)
 }
 
 // Service is the CRI gRPC API of a Runtime: RuntimeService and ImageService.

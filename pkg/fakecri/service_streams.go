@@ -20,7 +20,7 @@ func (s *Service) ExecSync(ctx context.Context, r *runtimeapi.ExecSyncRequest) (
 // a URL of the streaming server, which runs the command when the client
 // connects. (containerd accepts an empty command here and fails only once
 // the stream starts.)
-func (s *Service) Exec(_ context.Context, r *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
+func (s *Service) Exec(ctx context.Context, r *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
 	id, err := s.runningContainer(r.GetContainerId())
 	if err != nil {
 		return nil, toStatus(err)
@@ -29,19 +29,20 @@ func (s *Service) Exec(_ context.Context, r *runtimeapi.ExecRequest) (*runtimeap
 		return nil, toStatus(fmt.Errorf("no command to execute: %w", errInvalidArgument))
 	}
 	r.ContainerId = id
-	return s.streams.GetExec(r)
+	s.rt.log.InfoContext(ctx, "CRI Exec", "container", id, "cmd", r.GetCmd(), "tty", r.GetTty(), "stdin", r.GetStdin())
+	return s.streams.GetExec(ctx, r)
 }
 
-func (s *Service) Attach(_ context.Context, r *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
+func (s *Service) Attach(ctx context.Context, r *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
 	id, err := s.runningContainer(r.GetContainerId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	r.ContainerId = id
-	return s.streams.GetAttach(r)
+	return s.streams.GetAttach(ctx, r)
 }
 
-func (s *Service) PortForward(_ context.Context, r *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
+func (s *Service) PortForward(ctx context.Context, r *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
 	sb, err := s.rt.getSandbox(r.GetPodSandboxId())
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("failed to find sandbox %q: %w", r.GetPodSandboxId(), err))
@@ -50,7 +51,7 @@ func (s *Service) PortForward(_ context.Context, r *runtimeapi.PortForwardReques
 		return nil, toStatus(errors.New("sandbox container is not running"))
 	}
 	r.PodSandboxId = sb.id
-	return s.streams.GetPortForward(r)
+	return s.streams.GetPortForward(ctx, r)
 }
 
 // runningContainer resolves id to a running container's full ID, with

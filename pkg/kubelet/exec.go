@@ -10,6 +10,10 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/execlab/execlab/pkg/kubelet/server"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // findContainer returns the running container of the pod with that name,
@@ -42,6 +46,7 @@ func (k *Kubelet) findContainer(ctx context.Context, pod *v1.Pod, podUID types.U
 	if newest == nil {
 		return "", nil
 	}
+	trace.SpanFromContext(ctx).AddEvent(tracing.PhaseContainerFound, trace.WithAttributes(tracing.AttrContainerID.String(newest.Id)))
 	return newest.Id, nil
 }
 

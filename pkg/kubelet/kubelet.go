@@ -24,6 +24,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/execlab/execlab/pkg/kubelet/server"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // Version is the kubelet version reported in the node's status.
@@ -47,6 +49,10 @@ type Config struct {
 	// TLS, when set, serves the API over TLS and requires a client
 	// certificate of system:masters (server.Options.TLS).
 	TLS *tls.Config
+	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the
+	// kubelet API's requests and the CRI calls made for them are traced to
+	// (pkg/tracing), as with upstream's KubeletTracing.
+	TracingEndpoint string
 
 	// SyncFrequency is how often every pod is checked against the runtime
 	// (upstream relies on PLEG relisting every second); default 1s.
@@ -98,9 +104,15 @@ var _ server.HostInterface = (*Kubelet)(nil)
 
 // New checks cfg and fills in its defaults. Nothing starts until Run.
 func New(cfg Config) (*Kubelet, error) {
+	if cfg.NodeName == "" {
+		// Upstream's default: --hostname-override is the host's name.
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("kubelet: no node name, and the host's name: %w", err)
+		}
+		cfg.NodeName = host
+	}
 	switch {
-	case cfg.NodeName == "":
-		return nil, errors.New("kubelet: a node name is required")
 	case cfg.Client == nil:
 		return nil, errors.New("kubelet: an apiserver client is required")
 	case cfg.RuntimeEndpoint == "":
@@ -124,7 +136,7 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	k := &Kubelet{
 		cfg:          cfg,
-		log:          log.With("node", cfg.NodeName),
+		log:          slog.New(tracing.LogHandler(log.Handler())).With("node", cfg.NodeName),
 		client:       cfg.Client,
 		nodeIP:       cfg.NodeIP,
 		crashBackOff: flowcontrol.NewBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
@@ -161,7 +173,16 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("kubelet: %w", err)
 	}
 	k.memoryCapacity = memoryCapacity()
-	if k.runtime, err = dialRuntime(k.cfg.RuntimeEndpoint, k.cfg.RuntimeRequestTimeout); err != nil {
+	tp, err := tracing.New(tracing.Config{Service: "fake-kubelet", Endpoint: k.cfg.TracingEndpoint})
+	if err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tp.Shutdown(ctx)
+	}()
+	if k.runtime, err = dialRuntime(k.cfg.RuntimeEndpoint, k.cfg.RuntimeRequestTimeout, tp.TracerProvider()); err != nil {
 		return fmt.Errorf("kubelet: %w", err)
 	}
 	defer k.runtime.Close()
@@ -185,7 +206,7 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log})
+	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider()})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	k.log.Info("serving the kubelet API", "address", ln.Addr().String())

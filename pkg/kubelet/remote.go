@@ -9,6 +9,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // maxMsgSize is the largest CRI message accepted, as upstream's remote
@@ -25,8 +30,10 @@ type remoteRuntime struct {
 	timeout time.Duration
 }
 
-// dialRuntime connects lazily to a unix:// endpoint.
-func dialRuntime(endpoint string, timeout time.Duration) (*remoteRuntime, error) {
+// dialRuntime connects lazily to a unix:// endpoint. The calls carry the
+// trace context of the request they serve as gRPC metadata, as cri-client's
+// do with KubeletTracing (otelgrpc).
+func dialRuntime(endpoint string, timeout time.Duration, tp trace.TracerProvider) (*remoteRuntime, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "unix" || u.Path == "" {
 		return nil, fmt.Errorf("container runtime endpoint %q: want unix:///absolute/path", endpoint)
@@ -34,6 +41,7 @@ func dialRuntime(endpoint string, timeout time.Duration) (*remoteRuntime, error)
 	conn, err := grpc.NewClient("unix://"+u.Path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(tracing.Propagator))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to container runtime %s: %w", endpoint, err)

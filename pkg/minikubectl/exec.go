@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 type execOptions struct {
@@ -32,7 +36,7 @@ func newExecCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			o.in, o.out, o.errOut = g.streams.In, g.streams.Out, g.streams.ErrOut
-			return o.run(cmd.Context(), s, g.protocol)
+			return o.runTraced(cmd.Context(), s, g.protocol, g.streams.ErrOut)
 		},
 	}
 	o.addFlags(cmd)
@@ -107,4 +111,23 @@ func (o *execOptions) run(ctx context.Context, s *session, p protocol) error {
 		TTY:       t.raw,
 	})
 	return o.stream(ctx, s, p, u, t, sizes)
+}
+
+// runTraced is run within the command's span when --trace is given, and
+// prints the session's timeline after it.
+func (o *execOptions) runTraced(ctx context.Context, s *session, p protocol, traceOut io.Writer) error {
+	if !o.traceFlag {
+		return o.run(ctx, s, p)
+	}
+	ctx, st, err := startTrace(ctx, "exec", tracing.AttrNamespace.String(s.namespace), tracing.AttrPod.String(o.pod),
+		tracing.AttrCommand.String(strings.Join(o.command, " ")))
+	if err != nil {
+		return err
+	}
+	o.trace = st
+	runErr := o.run(ctx, s, p)
+	if err := st.end(context.WithoutCancel(ctx), s, runErr, traceOut); err != nil {
+		fmt.Fprintf(traceOut, "no timeline: %v\n", err)
+	}
+	return runErr
 }

@@ -69,8 +69,9 @@ func shouldFallback(err error) bool {
 
 // newExecutor mirrors createExecutor in kubectl/pkg/cmd/exec/exec.go (and
 // attach.go): WebSocket (a GET, as RFC 6455 requires) speaking
-// v5.channel.k8s.io, falling back to SPDY (a POST offering v5…v1).
-func newExecutor(config *rest.Config, u *url.URL, p protocol) (remotecommand.Executor, error) {
+// v5.channel.k8s.io, falling back to SPDY (a POST offering v5…v1) when
+// fallback says so (shouldFallback).
+func newExecutor(config *rest.Config, u *url.URL, p protocol, fallback func(error) bool) (remotecommand.Executor, error) {
 	switch p.resolve(remoteCommandWebsocketsEnv) {
 	case protocolSPDY:
 		return remotecommand.NewSPDYExecutor(config, http.MethodPost, u)
@@ -85,7 +86,7 @@ func newExecutor(config *rest.Config, u *url.URL, p protocol) (remotecommand.Exe
 	if err != nil {
 		return nil, err
 	}
-	return remotecommand.NewFallbackExecutor(wsExec, spdyExec, shouldFallback)
+	return remotecommand.NewFallbackExecutor(wsExec, spdyExec, fallback)
 }
 
 // newPortForwardDialer mirrors createDialer in

@@ -19,6 +19,10 @@ type streamOptions struct {
 
 	in          io.Reader
 	out, errOut io.Writer
+
+	// trace is --trace's, when it is given.
+	traceFlag bool
+	trace     *sessionTrace
 }
 
 func (o *streamOptions) addFlags(cmd *cobra.Command) {
@@ -26,6 +30,7 @@ func (o *streamOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&o.stdin, "stdin", "i", false, "Pass stdin to the container")
 	cmd.Flags().BoolVarP(&o.tty, "tty", "t", false, "Stdin is a TTY")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "Only print output from the remote session")
+	cmd.Flags().BoolVar(&o.traceFlag, "trace", false, "After the command, print the session's timeline across every hop (client, apiserver, kubelet, runtime, streaming server), from the apiserver's live view (not in kubectl)")
 }
 
 // setupTTY mirrors StreamOptions.SetupTTY: without -i no stdin stream is
@@ -57,7 +62,13 @@ func (o *streamOptions) setupTTY() terminal {
 // terminal in raw mode while it lasts: createExecutor, then
 // StreamWithContext, as exec's and attach's Run do.
 func (o *streamOptions) stream(ctx context.Context, s *session, p protocol, u *url.URL, t terminal, sizes remotecommand.TerminalSizeQueue) error {
-	executor, err := newExecutor(s.config, u, p)
+	executor, err := newExecutor(s.config, u, p, func(err error) bool {
+		if !shouldFallback(err) {
+			return false
+		}
+		o.trace.fallback(err)
+		return true
+	})
 	if err != nil {
 		return err
 	}

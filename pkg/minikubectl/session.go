@@ -8,6 +8,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // session is what a command needs to talk to the cluster: the REST config,
@@ -48,6 +50,8 @@ func (g *globalFlags) newSession(cmd *cobra.Command) (*session, error) {
 	// Server warnings go to stderr once each, as kubectl sets up in cmd.go.
 	config.WarningHandler = rest.NewWarningWriter(g.streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
 	config.Wrap(commandHeaders(cmd.CommandPath(), uuid.NewString()))
+	// Requests made within a span (--trace) carry its trace context.
+	config.Wrap(tracing.Transport)
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, err

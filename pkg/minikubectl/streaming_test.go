@@ -57,7 +57,7 @@ func (shellRuntime) PortForward(context.Context, string, int32, io.ReadWriteClos
 func (api *fakeAPI) useStreamingServer(srv *streaming.Server) {
 	api.setUpgrade(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		resp, err := srv.GetExec(&runtimeapi.ExecRequest{
+		resp, err := srv.GetExec(context.Background(), &runtimeapi.ExecRequest{
 			ContainerId: "c1",
 			Cmd:         q["command"],
 			Tty:         queryBool(r, "tty"),

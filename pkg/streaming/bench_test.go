@@ -13,11 +13,11 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// countingWriter counts what is written to it.
-type countingWriter int64
+// byteCounter counts what is written to it.
+type byteCounter int64
 
-func (w *countingWriter) Write(p []byte) (int, error) {
-	*w += countingWriter(len(p))
+func (w *byteCounter) Write(p []byte) (int, error) {
+	*w += byteCounter(len(p))
 	return len(p), nil
 }
 
@@ -44,7 +44,7 @@ func benchmarkThroughput(b *testing.B, newExecutor func(testing.TB, string) remo
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var out countingWriter
+		var out byteCounter
 		url := execURL(b, s, false, true, true, false, "cat")
 		err := newExecutor(b, url).StreamWithContext(testContext(b), remotecommand.StreamOptions{
 			Stdin: bytes.NewReader(data), Stdout: &out,
@@ -61,7 +61,7 @@ func benchmarkSetup(b *testing.B, newExecutor func(testing.TB, string) remotecom
 	s := newTestServer(b, localRuntime{})
 	b.ReportAllocs()
 	for b.Loop() {
-		var out countingWriter
+		var out byteCounter
 		url := execURL(b, s, false, false, true, false, "true")
 		if err := newExecutor(b, url).StreamWithContext(testContext(b), remotecommand.StreamOptions{Stdout: &out}); err != nil {
 			b.Fatal(err)

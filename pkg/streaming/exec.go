@@ -16,7 +16,7 @@ import (
 // serveExec runs the command of req on the upgraded connection, as
 // cri-streaming's remotecommand.ServeExec.
 func (s *Server) serveExec(w http.ResponseWriter, r *http.Request, req *runtimeapi.ExecRequest) {
-	opts := streamOptions{stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr, tty: req.Tty}
+	opts := streamOptions{stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr, tty: req.Tty, exec: true}
 	s.serveRemoteCommand(w, r, opts, func(ctx context.Context, streams Streams) streamStatus {
 		return execStatus(s.runtime.Exec(ctx, req.ContainerId, req.Cmd, streams))
 	})

@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -205,7 +206,7 @@ func TestAttach(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, container := range []string{"c1", "broken"} {
-				resp, err := s.GetAttach(&runtimeapi.AttachRequest{ContainerId: container, Stdin: true, Stdout: true})
+				resp, err := s.GetAttach(context.Background(), &runtimeapi.AttachRequest{ContainerId: container, Stdin: true, Stdout: true})
 				if err != nil {
 					t.Fatal(err)
 				}

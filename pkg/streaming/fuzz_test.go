@@ -73,7 +73,7 @@ func FuzzWebSocketFrame(f *testing.F) {
 	s := newTestServer(f, rec)
 	f.Fuzz(func(t *testing.T, protocolIndex uint8, message []byte) {
 		p := webSocketProtocols[int(protocolIndex)%len(webSocketProtocols)]
-		url := mustURL(s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c", Cmd: []string{"record"}, Stdin: true, Stdout: true}))
+		url := mustURL(s.GetExec(context.Background(), &runtimeapi.ExecRequest{ContainerId: "c", Cmd: []string{"record"}, Stdin: true, Stdout: true}))
 		var offer []string
 		if p.name != "" {
 			offer = []string{p.name}
@@ -148,7 +148,7 @@ func FuzzTokenLookup(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, token string) {
-		resp, err := s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c", Cmd: []string{"true"}, Stdout: true})
+		resp, err := s.GetExec(context.Background(), &runtimeapi.ExecRequest{ContainerId: "c", Cmd: []string{"true"}, Stdout: true})
 		if err != nil {
 			t.Fatal(err)
 		}

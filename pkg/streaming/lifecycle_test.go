@@ -3,6 +3,7 @@ package streaming
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -82,7 +83,7 @@ func TestCloseEndsSessions(t *testing.T) {
 
 	spdyClosed, _ := startSPDY(t, s)
 	ws := startWebSocket(t, s)
-	pfConn, pf := spdyPortForward(t, mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"})), echoServer(t), "0")
+	pfConn, pf := spdyPortForward(t, mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"})), echoServer(t), "0")
 	if _, err := pf.data.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}

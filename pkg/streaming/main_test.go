@@ -144,7 +144,7 @@ func newTestServer(t testing.TB, rt Runtime) *Server {
 // execURL asks s for an exec of cmd with the given streams.
 func execURL(t testing.TB, s *Server, tty, stdin, stdout, stderr bool, cmd ...string) string {
 	t.Helper()
-	resp, err := s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: cmd, Tty: tty, Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	resp, err := s.GetExec(context.Background(), &runtimeapi.ExecRequest{ContainerId: "c1", Cmd: cmd, Tty: tty, Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	if err != nil {
 		t.Fatal(err)
 	}

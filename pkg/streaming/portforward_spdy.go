@@ -66,6 +66,7 @@ func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sa
 		return
 	}
 	ctx, cancel := untilClosed(r.Context(), conn.CloseChan())
+	streamsReady(ctx, portforward.PortForwardV1Name, "spdy")
 
 	var forwards sync.WaitGroup
 	s.pairStreams(ctx, conn, arrived, func(p *streamPair) {

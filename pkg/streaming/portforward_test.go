@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ func TestPortForwardSPDY(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s := newTestServer(t, localRuntime{})
 	port := echoServer(t)
-	rawURL := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
+	rawURL := mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
 	local := testutil.PortForward(t, testutil.SPDYDialer(t, &rest.Config{}, rawURL), port)
 
 	errs := make(chan error, 8)
@@ -49,7 +50,7 @@ func TestPortForwardSPDYStreams(t *testing.T) {
 	}
 	go s.Serve()
 	defer s.Close()
-	conn, _ := spdyStreams(t, mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"})), "portforward.k8s.io")
+	conn, _ := spdyStreams(t, mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"})), "portforward.k8s.io")
 
 	for _, h := range []http.Header{
 		{v1.StreamType: {v1.StreamTypeData}},
@@ -92,7 +93,7 @@ func TestPortForwardWebSocket(t *testing.T) {
 		{"no subprotocol", "", "", []int32{int32(port)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rawURL := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1", Port: tc.ports}))
+			rawURL := mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1", Port: tc.ports}))
 			var offer []string
 			if tc.protocol != "" {
 				offer = []string{tc.protocol}
@@ -125,7 +126,7 @@ func TestPortForwardWebSocket(t *testing.T) {
 	}
 
 	t.Run("bad query", func(t *testing.T) {
-		rawURL := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
+		rawURL := mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
 		_, resp, err := dialWebSocket(t, rawURL+"?port=http", "v4.channel.k8s.io")
 		if err == nil {
 			t.Fatal("dial succeeded, want 400")

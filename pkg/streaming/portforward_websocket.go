@@ -40,7 +40,7 @@ func (s *Server) servePortForwardWebSocket(w http.ResponseWriter, r *http.Reques
 	})
 	conn.SetIdleTimeout(s.cfg.StreamIdleTimeout)
 	hw := newHijackNotifier(w)
-	_, streams, err := conn.Open(hw, r)
+	name, streams, err := conn.Open(hw, r)
 	if err != nil {
 		s.log.Info("Port forward not started", "err", fmt.Errorf("unable to upgrade websocket connection: %w", err))
 		return
@@ -51,6 +51,7 @@ func (s *Server) servePortForwardWebSocket(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	ctx, cancel := untilClosed(r.Context(), hw.closed)
+	streamsReady(ctx, name, "websocket")
 
 	var forwards sync.WaitGroup
 	for i, port := range ports {

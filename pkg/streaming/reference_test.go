@@ -40,6 +40,22 @@ type streamingServer interface {
 	GetPortForward(*runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error)
 }
 
+// withoutContext is ours with upstream's signatures: the context carries
+// only the trace, which the comparison leaves out.
+type withoutContext struct{ s *Server }
+
+func (w withoutContext) GetExec(r *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
+	return w.s.GetExec(context.Background(), r)
+}
+
+func (w withoutContext) GetAttach(r *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
+	return w.s.GetAttach(context.Background(), r)
+}
+
+func (w withoutContext) GetPortForward(r *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
+	return w.s.GetPortForward(context.Background(), r)
+}
+
 // referenceRuntime adapts a Runtime to cri-streaming's interface.
 type referenceRuntime struct{ rt Runtime }
 
@@ -176,7 +192,7 @@ func TestReferenceHandshake(t *testing.T) {
 			"HTTP/1.1 405 Method Not Allowed\r\nbad method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compare(t, ours, ref, tc.want, func(s streamingServer) string {
+			compare(t, withoutContext{ours}, ref, tc.want, func(s streamingServer) string {
 				return refusal(rawExchange(t, mustURL(s.GetExec(execReq)), tc.request))
 			})
 		})
@@ -279,7 +295,7 @@ func TestReferenceErrorStream(t *testing.T) {
 			{apiremotecommand.StreamProtocolV1Name, ""}, // reset before the end
 		} {
 			t.Run(tc.name+"/"+p.protocol, func(t *testing.T) {
-				compare(t, ours, ref, p.want, func(s streamingServer) string {
+				compare(t, withoutContext{ours}, ref, p.want, func(s streamingServer) string {
 					return errorStreamOf(t, tc.url(s), p.protocol)
 				})
 			})
@@ -294,7 +310,7 @@ func TestReferenceWebSocket(t *testing.T) {
 	for _, protocol := range []string{"", "channel.k8s.io", "base64.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io"} {
 		for _, cmd := range []string{"echo out", "echo err >&2; exit 3"} {
 			t.Run(protocol+"/"+cmd, func(t *testing.T) {
-				compare(t, ours, ref, "", func(s streamingServer) string {
+				compare(t, withoutContext{ours}, ref, "", func(s streamingServer) string {
 					url := mustURL(s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"sh", "-c", cmd}, Stdout: true, Stderr: true}))
 					var offer []string
 					if protocol != "" {
@@ -321,7 +337,7 @@ func TestReferencePortForwardError(t *testing.T) {
 	want := fmt.Sprintf("error forwarding port %d to pod sandbox1, uid : dial tcp 127.0.0.1:%d: connect: connection refused", port, port)
 
 	t.Run("spdy", func(t *testing.T) {
-		compare(t, ours, ref, want, func(s streamingServer) string {
+		compare(t, withoutContext{ours}, ref, want, func(s streamingServer) string {
 			url := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"}))
 			conn, _ := spdyStreams(t, url, "portforward.k8s.io")
 			h := http.Header{}
@@ -346,7 +362,7 @@ func TestReferencePortForwardError(t *testing.T) {
 
 	t.Run("websocket", func(t *testing.T) {
 		portBytes := string([]byte{byte(port), byte(port >> 8)})
-		compare(t, ours, ref, "", func(s streamingServer) string {
+		compare(t, withoutContext{ours}, ref, "", func(s streamingServer) string {
 			url := mustURL(s.GetPortForward(&runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1", Port: []int32{int32(port)}}))
 			c, _, err := dialWebSocket(t, url, "v4.channel.k8s.io")
 			if err != nil {
@@ -366,7 +382,7 @@ func TestReferencePortForwardError(t *testing.T) {
 func TestReferenceNotFound(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	ours, ref := newTestServer(t, localRuntime{}), newReferenceServer(t)
-	compare(t, ours, ref, "404", func(s streamingServer) string {
+	compare(t, withoutContext{ours}, ref, "404", func(s streamingServer) string {
 		url := mustURL(s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true}))
 		resp, _ := get(t, http.MethodPost, url[:strings.LastIndex(url, "/")]+"/AAAAAAAA")
 		return strconv.Itoa(resp.StatusCode)

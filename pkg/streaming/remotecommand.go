@@ -6,12 +6,19 @@ import (
 	"net/http"
 	"sync"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // streamOptions are the client streams an exec or attach request granted.
 type streamOptions struct {
 	stdin, stdout, stderr, tty bool
+	// exec: the session runs a command, whose exit code the session reports.
+	exec bool
 }
 
 // A remoteCommand is an exec or attach connection once upgraded and with
@@ -51,7 +58,14 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 		return
 	}
 
-	streams := Streams{Stdin: rc.stdin, Stdout: rc.stdout, Stderr: rc.stderr, TTY: opts.tty}
+	transport := "spdy"
+	if wsstream.IsWebSocketRequest(r) {
+		transport = "websocket"
+	}
+	streamsReady(rc.ctx, rc.proto.name, transport)
+	span := trace.SpanFromContext(rc.ctx)
+	counts := &streamCounts{span: span}
+	streams := counts.count(Streams{Stdin: rc.stdin, Stdout: rc.stdout, Stderr: rc.stderr, TTY: opts.tty})
 	var resizes sync.WaitGroup
 	if rc.resize != nil {
 		sizes := make(chan TerminalSize)
@@ -60,6 +74,11 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 	}
 
 	st := run(rc.ctx, streams)
+	reason := "command ended"
+	if rc.ctx.Err() != nil {
+		reason = "connection ended"
+	}
+	defer s.sessionEnded(rc.ctx, counts, st, opts.exec, reason)
 	if rc.ctx.Err() != nil {
 		// The connection ended first (the client went away, it was idle
 		// too long, or the server is closing) and the command was killed
@@ -76,6 +95,26 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 		s.log.Debug("Exit status not delivered", "protocol", rc.proto.name, "err", err)
 	}
 	resizes.Wait()
+}
+
+// sessionEnded records how a session ended, in its span and in the log:
+// the bytes of each stream, the exit code when there is one, and why.
+func (s *Server) sessionEnded(ctx context.Context, counts *streamCounts, st streamStatus, exec bool, reason string) {
+	span := trace.SpanFromContext(ctx)
+	attrs := counts.attrs()
+	if code, ok := st.exitCode(); ok && exec {
+		attrs = append(attrs, tracing.AttrExitCode.Int(code))
+		span.AddEvent(tracing.PhaseExited, trace.WithAttributes(tracing.AttrExitCode.Int(code)))
+	} else if st.Status == metav1.StatusFailure {
+		span.SetStatus(codes.Error, st.Message)
+	}
+	span.SetAttributes(attrs...)
+	span.AddEvent(tracing.PhaseClosed, trace.WithAttributes(append(attrs, tracing.AttrReason.String(reason))...))
+	logAttrs := []any{"reason", reason}
+	for _, a := range attrs {
+		logAttrs = append(logAttrs, string(a.Key), a.Value.Emit())
+	}
+	s.log.InfoContext(ctx, "Streaming session ended", logAttrs...)
 }
 
 // finish writes st on the error stream in the protocol's format, then

@@ -1,23 +1,30 @@
 package streaming
 
 import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // GetExec validates an exec request of the CRI RuntimeService and returns
 // the one-time URL on which the client runs it: URL()+"/exec/"+token.
+// Unlike upstream's, it takes the CRI call's context: the session that
+// redeems the token continues that call's trace.
 // Invalid requests answer InvalidArgument, as upstream's
 // validateExecRequest; more than 1000 unused URLs answer ResourceExhausted.
-func (s *Server) GetExec(req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
+func (s *Server) GetExec(ctx context.Context, req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
 	if err := validateStreams(req.ContainerId, req.Tty, req.Stdin, req.Stdout, req.Stderr); err != nil {
 		return nil, err
 	}
 	if len(req.Cmd) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "missing required cmd")
 	}
-	url, err := s.newURL("exec", req)
+	url, err := s.newURL(ctx, "exec", req)
 	if err != nil {
 		return nil, err
 	}
@@ -26,11 +33,11 @@ func (s *Server) GetExec(req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse,
 
 // GetAttach is GetExec for attaching to the container's main process:
 // URL()+"/attach/"+token.
-func (s *Server) GetAttach(req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
+func (s *Server) GetAttach(ctx context.Context, req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
 	if err := validateStreams(req.ContainerId, req.Tty, req.Stdin, req.Stdout, req.Stderr); err != nil {
 		return nil, err
 	}
-	url, err := s.newURL("attach", req)
+	url, err := s.newURL(ctx, "attach", req)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +46,7 @@ func (s *Server) GetAttach(req *runtimeapi.AttachRequest) (*runtimeapi.AttachRes
 
 // GetPortForward returns the one-time URL on which the client forwards
 // ports of the sandbox: URL()+"/portforward/"+token.
-func (s *Server) GetPortForward(req *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
+func (s *Server) GetPortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error) {
 	if req.PodSandboxId == "" {
 		return nil, status.Error(codes.InvalidArgument, "missing required pod_sandbox_id")
 	}
@@ -48,7 +55,7 @@ func (s *Server) GetPortForward(req *runtimeapi.PortForwardRequest) (*runtimeapi
 			return nil, status.Errorf(codes.InvalidArgument, "invalid port %d", port)
 		}
 	}
-	url, err := s.newURL("portforward", req)
+	url, err := s.newURL(ctx, "portforward", req)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +78,14 @@ func validateStreams(containerID string, tty, stdin, stdout, stderr bool) error 
 	return nil
 }
 
-// newURL caches req under a new token and returns its absolute URL.
-func (s *Server) newURL(kind string, req any) (string, error) {
-	token, err := s.tokens.Insert(req)
+// newURL caches req, and ctx's trace context, under a new token and
+// returns its absolute URL.
+func (s *Server) newURL(ctx context.Context, kind string, req any) (string, error) {
+	token, err := s.tokens.Insert(cachedRequest{req: req, trace: trace.SpanContextFromContext(ctx)})
 	if err != nil {
 		return "", err
 	}
-	return s.URL() + "/" + kind + "/" + token, nil
+	url := s.URL() + "/" + kind + "/" + token
+	trace.SpanFromContext(ctx).AddEvent(tracing.PhaseTokenIssued, trace.WithAttributes(tracing.AttrURL.String(tracing.MaskToken(url))))
+	return url, nil
 }

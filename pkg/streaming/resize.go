@@ -2,9 +2,15 @@ package streaming
 
 import (
 	"context"
+	"fmt"
+
+	"go.opentelemetry.io/otel/trace"
+
 	"encoding/json"
 	"io"
 	"log/slog"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // decodeResizes calls fn with each terminal size read from r, a stream of
@@ -33,7 +39,9 @@ func decodeResizes(r io.Reader, fn func(TerminalSize) bool) error {
 // then keeps draining r so that a client still sending sizes never stalls
 // the connection.
 func forwardResizes(ctx context.Context, log *slog.Logger, r io.Reader, out chan<- TerminalSize) {
+	span := trace.SpanFromContext(ctx)
 	err := decodeResizes(r, func(size TerminalSize) bool {
+		span.AddEvent(tracing.PhaseResize, trace.WithAttributes(tracing.AttrSize.String(fmt.Sprintf("%dx%d", size.Width, size.Height))))
 		select {
 		case out <- size:
 			return true

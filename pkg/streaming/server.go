@@ -22,6 +22,7 @@
 //	status.go, resize.go    the error and resize streams
 //	portforward*.go         port-forward over SPDY and WebSocket
 //	errors.go, conns.go     HTTP error answers; a session's context
+//	trace.go                a session's span, tied by its token to the CRI call
 //
 // Tracking open connections and the bound on sessions are shared with the
 // other servers, in internal/httpserver.
@@ -35,6 +36,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/utils/clock"
@@ -56,6 +59,10 @@ type Config struct {
 	// MaxSessions bounds the sessions served at once; past it a request
 	// gets 429. Default DefaultMaxSessions. Upstream has no such bound.
 	MaxSessions int
+	// TracerProvider traces the sessions (pkg/tracing); nil traces none.
+	TracerProvider trace.TracerProvider
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultMaxSessions is the default Config.MaxSessions: room for the
@@ -72,6 +79,7 @@ type Server struct {
 	http     *http.Server
 	mux      *http.ServeMux
 	tokens   *tokenCache
+	tracer   trace.Tracer
 	conns    httpserver.Conns
 	sessions *httpserver.SessionLimit
 }
@@ -94,6 +102,12 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.StreamCreationTimeout == 0 {
 		cfg.StreamCreationTimeout = remotecommand.DefaultStreamCreationTimeout
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	lis, err := listenLoopback(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -101,15 +115,16 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		runtime:  rt,
-		log:      slog.Default().With("logger", "streaming"),
+		log:      cfg.Logger.With("logger", "streaming"),
+		tracer:   cfg.TracerProvider.Tracer("github.com/execlab/execlab/pkg/streaming"),
 		listener: lis,
 		tokens:   newTokenCache(clock.RealClock{}),
 		sessions: &httpserver.SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
 	}
 	s.mux = http.NewServeMux()
-	s.mux.Handle("/exec/{token}", route(s, s.serveExec))
-	s.mux.Handle("/attach/{token}", route(s, s.serveAttach))
-	s.mux.Handle("/portforward/{token}", route(s, s.servePortForward))
+	s.mux.Handle("/exec/{token}", route(s, "exec", s.serveExec))
+	s.mux.Handle("/attach/{token}", route(s, "attach", s.serveAttach))
+	s.mux.Handle("/portforward/{token}", route(s, "portforward", s.servePortForward))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 	})
@@ -167,9 +182,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // route returns the handler of one streaming endpoint. It takes the URL's
 // token out of the cache, so it is used up whatever follows, and passes on
-// the CRI request of type T it stood for; any other token answers 404, as
-// upstream.
-func route[T any](s *Server, serve func(http.ResponseWriter, *http.Request, T)) http.Handler {
+// the CRI request of type T it stood for, in the session's span; any other
+// token answers 404, as upstream.
+func route[T any](s *Server, kind string, serve func(http.ResponseWriter, *http.Request, T)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, POST")
@@ -178,11 +193,14 @@ func route[T any](s *Server, serve func(http.ResponseWriter, *http.Request, T)) 
 			return
 		}
 		cached, _ := s.tokens.Consume(r.PathValue("token"))
-		req, ok := cached.(T)
+		c, _ := cached.(cachedRequest)
+		req, ok := c.req.(T)
 		if !ok {
 			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "unknown, used or expired streaming token")
 			return
 		}
-		serve(w, r, req)
+		ctx, span := s.startSession(r, kind, c)
+		defer span.End()
+		serve(w, r.WithContext(ctx), req)
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/remotecommand"
 )
 
 // streamStatus is how an exec or attach ended, as the error stream carries
@@ -25,6 +27,24 @@ type streamStatus struct {
 }
 
 var statusSuccess = streamStatus{Status: metav1.StatusSuccess}
+
+// exitCode is the command's exit code the status reports: 0 for success,
+// the NonZeroExitCode cause's, or none.
+func (st streamStatus) exitCode() (int, bool) {
+	if st.Status == metav1.StatusSuccess {
+		return 0, true
+	}
+	if st.Reason != remotecommand.NonZeroExitCodeReason || st.Details == nil {
+		return 0, false
+	}
+	for _, c := range st.Details.Causes {
+		if c.Type == remotecommand.ExitCodeCauseType {
+			code, err := strconv.Atoi(c.Message)
+			return code, err == nil
+		}
+	}
+	return 0, false
+}
 
 // internalError is upstream's newInternalError (remotecommand/status.go).
 func internalError(err error) streamStatus {

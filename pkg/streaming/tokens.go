@@ -44,7 +44,7 @@ type tokenCache struct {
 
 type tokenEntry struct {
 	token   string
-	req     any // *runtimeapi.ExecRequest, *AttachRequest or *PortForwardRequest
+	req     any // a cachedRequest
 	expires time.Time
 }
 

@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -108,11 +109,11 @@ func TestTokenBound(t *testing.T) {
 
 	req := &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox"}
 	for i := range maxInFlight {
-		if _, err := s.GetPortForward(req); err != nil {
+		if _, err := s.GetPortForward(context.Background(), req); err != nil {
 			t.Fatalf("request %d: %v", i+1, err)
 		}
 	}
-	_, err := s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true})
+	_, err := s.GetExec(context.Background(), &runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true})
 	if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted || st.Message() != "maximum number of in-flight requests exceeded" {
 		t.Fatalf("request 1001: got %v, want ResourceExhausted", err)
 	}
@@ -125,7 +126,7 @@ func TestTokenBound(t *testing.T) {
 	}
 
 	clock.SetTime(clock.Now().Add(tokenTTL + time.Nanosecond))
-	if _, err := s.GetPortForward(req); err != nil {
+	if _, err := s.GetPortForward(context.Background(), req); err != nil {
 		t.Errorf("after the TTL: %v, want room again", err)
 	}
 }
@@ -153,9 +154,9 @@ func TestWriteError(t *testing.T) {
 
 func TestGetValidation(t *testing.T) {
 	s := newTestServer(t, localRuntime{})
-	exec := func(r *runtimeapi.ExecRequest) error { _, err := s.GetExec(r); return err }
-	attach := func(r *runtimeapi.AttachRequest) error { _, err := s.GetAttach(r); return err }
-	portForward := func(r *runtimeapi.PortForwardRequest) error { _, err := s.GetPortForward(r); return err }
+	exec := func(r *runtimeapi.ExecRequest) error { _, err := s.GetExec(context.Background(), r); return err }
+	attach := func(r *runtimeapi.AttachRequest) error { _, err := s.GetAttach(context.Background(), r); return err }
+	portForward := func(r *runtimeapi.PortForwardRequest) error { _, err := s.GetPortForward(context.Background(), r); return err }
 	cmd := []string{"true"}
 	for _, tc := range []struct {
 		name string

@@ -18,6 +18,8 @@
 //	phases.go    the names every hop uses: phases, attributes, hops (one table)
 //	provider.go  a component's tracer: OTLP export, W3C propagation
 //	log.go       LogHandler: trace_id and span_id in every slog line with a span
+//	propagate.go traceparent into forwarded requests, made ones, and dialled ones
+//	hop.go       Hop: a session at a proxy hop, its bytes and its upgrade answer
 //	span.go      Span: one span as the view keeps it, from the SDK or from OTLP
 //	store.go     Store: the recent traces, sessions running and ended, updates
 //	receiver.go  the OTLP/HTTP receiver (/v1/traces), forwarding to a collector

@@ -27,7 +27,8 @@ const (
 	PhaseCRIExec        = "CRI Exec answered" // kubelet: the streaming URL, token masked
 	PhaseTokenIssued    = "token issued"      // runtime: the request cached under a token
 	PhaseTokenRedeemed  = "token redeemed"    // streaming: the URL used
-	PhaseUpgraded       = "upgraded"          // every hop: 101, protocol and transport
+	PhaseUpgraded       = "upgraded"          // proxies: the 101 as it passes, protocol and transport
+	PhaseStreamsReady   = "streams ready"     // streaming: upgraded, and every stream the protocol needs open
 	PhaseTranslated     = "translated"        // apiserver, kubelet: WebSocket on one side, SPDY on the other
 	PhasePassedThrough  = "passed through"    // apiserver, kubelet: the bytes spliced as they are
 	PhaseFallback       = "fallback"          // client: WebSocket refused, SPDY tried
@@ -51,6 +52,8 @@ const (
 	AttrURL            = attribute.Key("execlab.url")       // a URL, streaming tokens masked
 	AttrUser           = attribute.Key("execlab.user")      // the authenticated user
 	AttrDecision       = attribute.Key("execlab.decision")  // allow, deny
+	AttrVerb           = attribute.Key("execlab.verb")      // the verb authorized: get, create…
+	AttrResource       = attribute.Key("execlab.resource")  // the resource authorized: pods/exec…
 	AttrReason         = attribute.Key("execlab.reason")    // why: a close, a fallback, a refusal
 	AttrStream         = attribute.Key("execlab.stream")    // stdin, stdout, stderr
 	AttrExitCode       = attribute.Key("execlab.exit_code") // the command's exit code

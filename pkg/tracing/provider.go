@@ -43,16 +43,18 @@ type Provider struct {
 	tracer trace.Tracer
 }
 
-// New starts a component's tracing. Every trace is sampled: the point is
-// to see each exec (kube-apiserver samples none by default, and a client's
-// sampled traceparent turns it on).
+// New starts a component's tracing. Every request a component serves is
+// traced, and what it calls on that request's behalf (kube-apiserver
+// samples none by default; here the point is to see each exec); a call
+// made on nobody's behalf, such as the kubelet's sync loop asking the
+// runtime for its containers every second, is not.
 func New(cfg Config) (*Provider, error) {
 	if cfg.Service == "" {
 		return nil, errors.New("tracing: a service name is required")
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(cfg.Service))),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSampler(sdktrace.ParentBased(servedOnly{})),
 	}
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
@@ -73,6 +75,20 @@ func New(cfg Config) (*Provider, error) {
 	tp := sdktrace.NewTracerProvider(opts...)
 	return &Provider{tp: tp, tracer: tp.Tracer("github.com/execlab/execlab")}, nil
 }
+
+// servedOnly samples a trace that starts with a request served (or an
+// internal span, such as a client's own command), not one that starts
+// with an outgoing call.
+type servedOnly struct{}
+
+func (servedOnly) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Kind == trace.SpanKindClient || p.Kind == trace.SpanKindProducer {
+		return sdktrace.NeverSample().ShouldSample(p)
+	}
+	return sdktrace.AlwaysSample().ShouldSample(p)
+}
+
+func (servedOnly) Description() string { return "ServedOnly" }
 
 // Tracer creates the component's spans.
 func (p *Provider) Tracer() trace.Tracer {

@@ -30,6 +30,11 @@ type Span struct {
 	Events   []Event           `json:"events,omitempty"`
 	// Error is the status description of a span that failed.
 	Error string `json:"error,omitempty"`
+	// Links are the trace IDs of the spans this one links to: the
+	// client's, when the apiserver started a trace of its own for a caller
+	// it does not trust with its trace context (kube-apiserver continues
+	// only system:masters' traces).
+	Links []string `json:"links,omitempty"`
 }
 
 // Event is a span event: a phase of the session at that hop.
@@ -85,6 +90,9 @@ func fromSDK(s sdktrace.ReadOnlySpan) Span {
 	for _, e := range s.Events() {
 		out.Events = append(out.Events, Event{Time: e.Time, Name: e.Name, Attrs: sdkAttrs(e.Attributes)})
 	}
+	for _, l := range s.Links() {
+		out.Links = append(out.Links, l.SpanContext.TraceID().String())
+	}
 	if st := s.Status(); st.Code == codes.Error {
 		out.Error = st.Description
 		if out.Error == "" {
@@ -127,6 +135,9 @@ func fromOTLP(rss []*tracepb.ResourceSpans) []Span {
 				}
 				for _, e := range s.GetEvents() {
 					span.Events = append(span.Events, Event{Time: unixNano(e.GetTimeUnixNano()), Name: e.GetName(), Attrs: otlpAttrs(e.GetAttributes())})
+				}
+				for _, l := range s.GetLinks() {
+					span.Links = append(span.Links, hex.EncodeToString(l.GetTraceId()))
 				}
 				if st := s.GetStatus(); st.GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 					span.Error = st.GetMessage()

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,8 +13,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// DefaultMaxTraces is how many traces a Store keeps by default; the
-// oldest go first.
+// DefaultMaxTraces is how many session traces a Store keeps by default;
+// the oldest go first. Of other traces (discovery, watches, status
+// updates: every request is traced) it keeps a fifth as many, apart, so
+// that they never push sessions out.
 const DefaultMaxTraces = 500
 
 // Store keeps the recent traces, whichever component their spans come
@@ -23,10 +26,17 @@ type Store struct {
 	max int
 
 	mu     sync.Mutex
-	traces map[string][]Span
-	order  []string // trace IDs, oldest first
-	live   map[string]*Live
-	subs   map[chan struct{}]struct{}
+	traces map[string]*stored
+	// sessions and others are trace IDs, oldest first; a trace that turned
+	// out to be a session is left in others, and skipped there.
+	sessions, others []string
+	live             map[string]*Live
+	subs             map[chan struct{}]struct{}
+}
+
+type stored struct {
+	spans   []Span
+	session bool
 }
 
 // NewStore keeps up to max traces (DefaultMaxTraces when 0).
@@ -34,7 +44,7 @@ func NewStore(max int) *Store {
 	if max <= 0 {
 		max = DefaultMaxTraces
 	}
-	return &Store{max: max, traces: map[string][]Span{}, live: map[string]*Live{}, subs: map[chan struct{}]struct{}{}}
+	return &Store{max: max, traces: map[string]*stored{}, live: map[string]*Live{}, subs: map[chan struct{}]struct{}{}}
 }
 
 // Live is a session running through the apiserver. Its byte counters
@@ -64,8 +74,27 @@ func (s *Store) Begin(l *Live) {
 	l.store = s
 	s.mu.Lock()
 	s.live[l.TraceID] = l
+	if t := s.traces[l.TraceID]; t != nil && !t.session {
+		t.session = true
+		s.sessions = append(s.sessions, l.TraceID)
+	}
 	s.mu.Unlock()
 	s.notify()
+}
+
+// CountOut counts what is read from r as bytes to the client: a session
+// the hop serves itself rather than hands over (pods/log).
+func (l *Live) CountOut(r io.Reader) io.Reader { return &countingReader{r, &l.Out} }
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // End shows the session as ended; its spans tell the rest.
@@ -95,31 +124,63 @@ func (s *Store) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) er
 // Shutdown is part of SpanExporter; the Store stays readable.
 func (s *Store) Shutdown(context.Context) error { return nil }
 
-// Add keeps spans, evicting the oldest traces past the bound.
+// Add keeps spans, evicting the oldest traces past the bounds.
 func (s *Store) Add(spans []Span) {
 	if len(spans) == 0 {
 		return
 	}
 	s.mu.Lock()
 	for _, sp := range spans {
-		if _, ok := s.traces[sp.TraceID]; !ok {
-			s.order = append(s.order, sp.TraceID)
+		t := s.traces[sp.TraceID]
+		if t == nil {
+			t = &stored{}
+			s.traces[sp.TraceID] = t
+			s.others = append(s.others, sp.TraceID)
 		}
-		s.traces[sp.TraceID] = append(s.traces[sp.TraceID], sp)
+		t.spans = append(t.spans, sp)
+		if !t.session && (sp.Attr(AttrSession) != "" || s.live[sp.TraceID] != nil) {
+			t.session = true
+			s.sessions = append(s.sessions, sp.TraceID)
+		}
 	}
-	for len(s.order) > s.max {
-		delete(s.traces, s.order[0])
-		s.order = s.order[1:]
-	}
+	s.sessions = s.evict(s.sessions, s.max, true)
+	s.others = s.evict(s.others, max(s.max/5, 1), false)
 	s.mu.Unlock()
 	s.notify()
+}
+
+// evict drops the oldest traces of one kind from order until at most max
+// are left, and returns what is left of order.
+func (s *Store) evict(order []string, max int, sessions bool) []string {
+	kept := order[:0]
+	n := 0
+	for i := len(order) - 1; i >= 0; i-- {
+		if t := s.traces[order[i]]; t != nil && t.session == sessions {
+			n++
+		}
+	}
+	for _, id := range order {
+		t := s.traces[id]
+		if t == nil || t.session != sessions {
+			continue
+		}
+		if n > max && s.live[id] == nil {
+			delete(s.traces, id)
+			n--
+			continue
+		}
+		kept = append(kept, id)
+	}
+	return kept
 }
 
 // Trace returns the spans of a trace, by start time, and whether its
 // session still runs at the apiserver.
 func (s *Store) Trace(id string) (spans []Span, running bool) {
 	s.mu.Lock()
-	spans = slices.Clone(s.traces[id])
+	if t := s.traces[id]; t != nil {
+		spans = slices.Clone(t.spans)
+	}
 	_, running = s.live[id]
 	s.mu.Unlock()
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
@@ -156,7 +217,11 @@ func (s *Store) Sessions() []Session {
 	var out []Session
 	seen := map[string]bool{}
 	for id, l := range s.live {
-		sess := summarize(id, s.traces[id])
+		var spans []Span
+		if t := s.traces[id]; t != nil {
+			spans = t.spans
+		}
+		sess := summarize(id, spans)
 		sess.Running = true
 		sess.Kind, sess.Namespace, sess.Pod, sess.Container, sess.Command, sess.User = l.Kind, l.Namespace, l.Pod, l.Container, l.Command, l.User
 		sess.Start, sess.Duration = l.Start, now.Sub(l.Start)
@@ -164,11 +229,11 @@ func (s *Store) Sessions() []Session {
 		out = append(out, sess)
 		seen[id] = true
 	}
-	for id, spans := range s.traces {
-		if seen[id] {
+	for id, t := range s.traces {
+		if seen[id] || !t.session {
 			continue
 		}
-		if sess := summarize(id, spans); sess.Kind != "" {
+		if sess := summarize(id, t.spans); sess.Kind != "" {
 			out = append(out, sess)
 		}
 	}
@@ -183,7 +248,10 @@ func (s *Store) Sessions() []Session {
 func summarize(id string, spans []Span) Session {
 	sess := Session{TraceID: id}
 	hops := map[string]bool{}
-	rank := func(hop string) int { return slices.Index(Hops, hop) }
+	// The apiserver's session span says the most (the bytes that crossed
+	// the first proxy, the protocol the client got), then the client's,
+	// then the kubelet's (an exec straight at the kubelet API).
+	rank := func(hop string) int { return slices.Index([]string{HopKubelet, HopClient, HopAPIServer}, hop) }
 	best := -1
 	for i := range spans {
 		sp := &spans[i]
@@ -191,9 +259,7 @@ func summarize(id string, spans []Span) Session {
 		if hop != "" {
 			hops[hop] = true
 		}
-		if kind := sp.Attr(AttrSession); kind != "" && hop != HopStreaming && (best < 0 || rank(hop) > rank(spans[best].Hop())) {
-			// The apiserver's span outranks the client's: it has the bytes
-			// that crossed the first proxy.
+		if kind := sp.Attr(AttrSession); kind != "" && rank(hop) >= 0 && (best < 0 || rank(hop) > rank(spans[best].Hop())) {
 			best = i
 		}
 		if code := sp.Attr(AttrExitCode); code != "" && (sess.ExitCode == "" || hop == HopStreaming) {

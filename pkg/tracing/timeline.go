@@ -66,10 +66,15 @@ func Timeline(spans []Span) []Step {
 		}
 		closed := false
 		for _, e := range sp.Events {
-			closed = closed || e.Name == PhaseClosed
+			closed = closed || e.Name == PhaseClosed || e.Name == PhaseExited
+			// A message is from AttrFrom (else this hop) to AttrTo (else,
+			// when it is from elsewhere, this hop); neither: a note.
 			from, to := hop, e.Attr(AttrTo)
 			if f := e.Attr(AttrFrom); f != "" {
-				from, to = f, hop
+				from = f
+				if to == "" {
+					to = hop
+				}
 			}
 			add(e.Time, from, to, describe(e.Name, e.Attrs))
 		}
@@ -107,7 +112,7 @@ func callee(hop string) string {
 
 // labelAttrs are the attributes a step's label shows, in this order.
 var labelAttrs = []attribute.Key{
-	AttrProtocol, AttrTransport, AttrUser, AttrDecision, AttrNode, AttrURL, AttrContainerID,
+	AttrProtocol, AttrTransport, AttrUser, AttrDecision, AttrVerb, AttrResource, AttrNode, AttrURL, AttrContainerID,
 	AttrStream, AttrSize, AttrExitCode,
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,8 +28,11 @@ type SessionDetail struct {
 	Spans   []Span  `json:"spans"`
 }
 
-// Detail returns the session of a trace, or false if the store has none.
+// Detail returns the session of a trace, or of the trace that links to it
+// (a client's trace the apiserver did not continue), or false if the store
+// has neither.
 func (s *Store) Detail(id string) (SessionDetail, bool) {
+	id = s.resolve(id)
 	spans, running := s.Trace(id)
 	if len(spans) == 0 && !running {
 		return SessionDetail{}, false
@@ -41,6 +45,26 @@ func (s *Store) Detail(id string) (SessionDetail, bool) {
 		}
 	}
 	return SessionDetail{Session: sess, Steps: Timeline(spans), Spans: spans}, true
+}
+
+// resolve is id, or the session trace with a span linking to id.
+func (s *Store) resolve(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.traces[id]; ok {
+		return id
+	}
+	if _, ok := s.live[id]; ok {
+		return id
+	}
+	for tid, t := range s.traces {
+		for _, sp := range t.spans {
+			if slices.Contains(sp.Links, id) {
+				return tid
+			}
+		}
+	}
+	return id
 }
 
 // UI serves the live view under UIPath: the page, its JSON API

@@ -12,6 +12,10 @@ import (
 
 	"github.com/emicklei/go-restful/v3"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // LoadServingTLS reads the kubelet's --tls-cert-file, --tls-private-key-file
@@ -70,6 +74,9 @@ func authFilter(req *restful.Request, resp *restful.Response, chain *restful.Fil
 		_ = resp.WriteErrorString(http.StatusForbidden, msg)
 		return
 	}
+	span := trace.SpanFromContext(r.Context())
+	span.AddEvent(tracing.PhaseAuthenticated, trace.WithAttributes(tracing.AttrUser.String(subject.CommonName)))
+	span.AddEvent(tracing.PhaseAuthorized, trace.WithAttributes(tracing.AttrDecision.String("allow")))
 	chain.ProcessFilter(req, resp)
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -15,6 +16,14 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/streaming"
+
+	"strings"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // StreamOptions says which streams an exec or attach session has
@@ -64,16 +73,23 @@ func (s *Server) serveStream(subresource string) restful.RouteFunction {
 			return
 		}
 		ctx := req.Request.Context()
+		cmd := req.Request.URL.Query()[v1.ExecCommandParam]
+		span := trace.SpanFromContext(ctx)
+		span.SetAttributes(tracing.AttrHop.String(tracing.HopKubelet), tracing.AttrSession.String(subresource),
+			tracing.AttrNamespace.String(pod.Namespace), tracing.AttrPod.String(pod.Name), tracing.AttrContainer.String(container),
+			tracing.AttrCommand.String(strings.Join(cmd, " ")))
 		var u *url.URL
 		if subresource == "attach" {
 			u, err = s.host.GetAttach(ctx, pod, uid, container, opts)
 		} else {
-			u, err = s.host.GetExec(ctx, pod, uid, container, req.Request.URL.Query()[v1.ExecCommandParam], opts)
+			u, err = s.host.GetExec(ctx, pod, uid, container, cmd, opts)
 		}
 		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
 			streaming.WriteError(resp.ResponseWriter, err)
 			return
 		}
+		span.AddEvent(tracing.PhaseCRIExec, trace.WithAttributes(tracing.AttrFrom.String(tracing.HopRuntime), tracing.AttrURL.String(tracing.MaskToken(u.String()))))
 		s.proxyStream(resp.ResponseWriter, req.Request, u, opts)
 	}
 }
@@ -93,16 +109,46 @@ func (s *Server) requestedPod(req *restful.Request, resp *restful.Response) (*v1
 // with ExtendWebSocketsToKubelet does for an apiserver that passes it
 // through.
 func (s *Server) proxyStream(w http.ResponseWriter, req *http.Request, u *url.URL, opts StreamOptions) {
-	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s})
 	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(req) {
-		handler = translator.NewStreamTranslatorHandler(u, nil, 0, translator.Options{
+		handler := translator.NewStreamTranslatorHandler(u, nil, 0, translator.Options{
 			Stdin:  opts.Stdin,
 			Stdout: opts.Stdout,
 			Stderr: opts.Stderr,
 			Tty:    opts.TTY,
 		})
+		s.proxySession(w, req, handler, "WebSocket v5 from the client, SPDY to the runtime")
+		return
 	}
-	handler.ServeHTTP(w, req)
+	s.proxySession(w, req, proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s}), "")
+}
+
+// proxySession serves a session through handler, the proxy to the
+// runtime's streaming server, translating when translation says how. The
+// session's span watches the client's connection at this hop (its bytes,
+// the upgrade answer) and its trace context goes on with the request.
+func (s *Server) proxySession(w http.ResponseWriter, req *http.Request, handler http.Handler, translation string) {
+	ctx := req.Context()
+	span := trace.SpanFromContext(ctx)
+	answeredBy := tracing.HopStreaming
+	if translation != "" {
+		answeredBy = tracing.HopKubelet
+		span.AddEvent(tracing.PhaseTranslated, trace.WithAttributes(tracing.AttrReason.String(translation)))
+	} else {
+		span.AddEvent(tracing.PhasePassedThrough)
+	}
+	// The kubelet's caller is the apiserver, or a client straight at the
+	// kubelet API, which sends no trace context.
+	caller := tracing.HopClient
+	if trace.SpanContextFromContext(tracing.Extract(context.Background(), req.Header)).IsValid() {
+		caller = tracing.HopAPIServer
+	}
+	tracing.Inject(ctx, req.Header)
+	hop := tracing.NewHop(span, answeredBy, caller, nil)
+	rec := httpserver.Record(w)
+	rec.WrapHijacked(hop.Wrap)
+	handler.ServeHTTP(rec, req)
+	hop.End("")
+	s.log.InfoContext(ctx, "streaming session ended", "path", req.URL.Path, "protocol", hop.Protocol())
 }
 
 // responder answers proxy failures with a Status: a 500, or the code of an

@@ -10,6 +10,10 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/streaming"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // servePortForward asks the host for a port-forward session on the pod and
@@ -35,6 +39,8 @@ func (s *Server) servePortForward(req *restful.Request, resp *restful.Response) 
 		streaming.WriteStatus(resp.ResponseWriter, http.StatusNotFound, "pod not found")
 		return
 	}
+	trace.SpanFromContext(req.Request.Context()).SetAttributes(tracing.AttrHop.String(tracing.HopKubelet), tracing.AttrSession.String("portforward"),
+		tracing.AttrNamespace.String(pod.Namespace), tracing.AttrPod.String(pod.Name))
 	u, err := s.host.GetPortForward(req.Request.Context(), pod, ports)
 	if err != nil {
 		streaming.WriteError(resp.ResponseWriter, err)
@@ -42,9 +48,10 @@ func (s *Server) servePortForward(req *restful.Request, resp *restful.Response) 
 	}
 	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s})
 	if tunnel {
-		handler = translator.NewTunnelingHandler(handler)
+		s.proxySession(resp.ResponseWriter, req.Request, translator.NewTunnelingHandler(handler), "SPDY tunnelled in WebSocket from the client, SPDY to the runtime")
+		return
 	}
-	handler.ServeHTTP(resp.ResponseWriter, req.Request)
+	s.proxySession(resp.ResponseWriter, req.Request, handler, "")
 }
 
 // portForwardPorts reads the ports of a WebSocket port-forward request;

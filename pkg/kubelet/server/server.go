@@ -20,6 +20,12 @@ import (
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/streaming"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // HostInterface is what the kubelet API needs of the kubelet, as upstream's
@@ -57,6 +63,9 @@ type Options struct {
 	// Logger receives the request log and proxy errors; default
 	// slog.Default().
 	Logger *slog.Logger
+	// TracerProvider traces the requests served (pkg/tracing); nil traces
+	// none.
+	TracerProvider trace.TracerProvider
 }
 
 const podsPath = "/pods"
@@ -112,8 +121,16 @@ func NewServer(host HostInterface, opts Options) *Server {
 	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the kubelet is shutting down", http.StatusServiceUnavailable)
 	})
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	// The apiserver's trace context is continued (upstream's kubelet
+	// starts its own, linked): only the apiserver may call this API.
+	traced := otelhttp.NewHandler(s, "kubelet", otelhttp.WithTracerProvider(opts.TracerProvider),
+		otelhttp.WithPropagators(tracing.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 	s.http = &http.Server{
-		Handler:        s.conns.Track(s, refuse),
+		Handler:        s.conns.Track(traced, refuse),
 		IdleTimeout:    90 * time.Second,
 		ReadTimeout:    4 * 60 * time.Minute,
 		WriteTimeout:   4 * 60 * time.Minute,
@@ -147,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := httpserver.Record(w)
 	s.cont.ServeHTTP(rec, r)
-	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.Status(), "duration", time.Since(start))
+	s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.Status(), "duration", time.Since(start))
 }
 
 // InstallAuthNotRequiredHandlers registers /healthz and /pods.
