@@ -156,7 +156,10 @@ func TestGetValidation(t *testing.T) {
 	s := newTestServer(t, localRuntime{})
 	exec := func(r *runtimeapi.ExecRequest) error { _, err := s.GetExec(context.Background(), r); return err }
 	attach := func(r *runtimeapi.AttachRequest) error { _, err := s.GetAttach(context.Background(), r); return err }
-	portForward := func(r *runtimeapi.PortForwardRequest) error { _, err := s.GetPortForward(context.Background(), r); return err }
+	portForward := func(r *runtimeapi.PortForwardRequest) error {
+		_, err := s.GetPortForward(context.Background(), r)
+		return err
+	}
 	cmd := []string{"true"}
 	for _, tc := range []struct {
 		name string
