@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +196,62 @@ func TestPprof(t *testing.T) {
 			t.Errorf("GET %s: %d %.80q, want 200 containing %q", path, resp.StatusCode, body, want)
 		}
 	}
+}
+
+// TestWrappedHijackKeepsContext: with WrapHijacked, what the client sends
+// still reaches the handler through the wrapper, and the request's context
+// still ends when the client goes, as net/http ends it for a read through
+// the reader Hijack returns (upstream's StreamTranslatorHandler relies on
+// it to end its SPDY session).
+func TestWrappedHijackKeepsContext(t *testing.T) {
+	var wrappedReads atomic.Int64
+	got := make(chan string, 1)
+	ended := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := Record(w)
+		rec.WrapHijacked(func(c net.Conn) net.Conn { return &countingConn{Conn: c, n: &wrappedReads} })
+		conn, rw, err := rec.Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+		line, _ := rw.ReadString('\n')
+		got <- line
+		io.Copy(io.Discard, rw) // until the client goes
+		select {
+		case <-r.Context().Done():
+			close(ended)
+		case <-time.After(5 * time.Second):
+		}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first line comes with the request head: net/http has buffered it.
+	io.WriteString(client, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nearly\n")
+	if line := <-got; line != "early\n" || wrappedReads.Load() == 0 {
+		t.Errorf("read %q, %d bytes through the wrapper", line, wrappedReads.Load())
+	}
+	client.Close()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request's context did not end when the client went")
+	}
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

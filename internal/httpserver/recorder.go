@@ -2,7 +2,6 @@ package httpserver
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -75,15 +74,13 @@ func (r *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	r.status = http.StatusSwitchingProtocols
 	if r.wrap != nil {
-		// What the client sent past the request head is in rw's reader:
-		// it is read first, through the wrapper too, and the reader and
-		// writer handed over both go through the wrapper (x/net/websocket
-		// reads and writes the session on them, not on conn).
-		if n := rw.Reader.Buffered(); n > 0 {
-			early, _ := rw.Reader.Peek(n)
-			conn = &prefixedConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)}
-		}
-		conn = r.wrap(conn)
+		// Reads go on through rw's reader: it holds what the client sent
+		// past the request head, and net/http cancels the request's context
+		// when a read through it fails, which is how upstream's
+		// StreamTranslatorHandler learns that its client has gone. The
+		// reader and writer handed over go through the wrapper too
+		// (x/net/websocket serves the session on them, not on conn).
+		conn = r.wrap(&readerConn{Conn: conn, r: rw.Reader})
 		rw = bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn))
 	}
 	if r.conns != nil {
@@ -112,10 +109,10 @@ func (r *Recorder) release() {
 	}
 }
 
-// prefixedConn reads r, what was buffered and then the connection.
-type prefixedConn struct {
+// readerConn reads r, the connection's buffered reader.
+type readerConn struct {
 	net.Conn
 	r io.Reader
 }
 
-func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }

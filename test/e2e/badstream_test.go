@@ -47,7 +47,7 @@ func TestBadResizeSPDY(t *testing.T) {
 	if !strings.Contains(string(stdout), "got x") || string(status) != `{"metadata":{},"status":"Success"}` && string(status) != `{"status":"Success"}` {
 		t.Errorf("stdout %q, error stream %q; want the answer and Success", stdout, status)
 	}
-	if runtimeName == fakeRuntime && !strings.Contains(shared.Nodes[0].Runtime.Log(), `Ignoring further terminal resizes logger=streaming err="json: cannot unmarshal string into Go struct field TerminalSize.Width of type uint16"`) {
+	if runtimeName == fakeRuntime && !strings.Contains(shared.Nodes[0].Runtime.Log(), `msg="Ignoring further terminal resizes" logger=streaming err="json: cannot unmarshal string into Go struct field TerminalSize.Width of type uint16"`) {
 		t.Errorf("the streaming server did not log the malformed size:\n%s", shared.Nodes[0].Runtime.Log())
 	}
 }
