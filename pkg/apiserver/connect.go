@@ -112,6 +112,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string
 	} else {
 		span.AddEvent(tracing.PhasePassedThrough)
 	}
+	span.SetAttributes(tracing.RequestAttr(r))
 	tracing.Inject(ctx, r.Header)
 	hop := tracing.NewHop(span, answeredBy, tracing.HopClient, live)
 	rec := httpserver.Record(w)

@@ -116,8 +116,12 @@ func (o *execOptions) run(ctx context.Context, s *session, p protocol) error {
 // runTraced is run within the command's span when --trace is given, and
 // prints the session's timeline after it.
 func (o *execOptions) runTraced(ctx context.Context, s *session, p protocol, traceOut io.Writer) error {
-	if !o.traceFlag {
+	switch o.traceFlag {
+	case "":
 		return o.run(ctx, s, p)
+	case "timeline", "headers":
+	default:
+		return fmt.Errorf("--trace must be timeline or headers, not %q", o.traceFlag)
 	}
 	ctx, st, err := startTrace(ctx, "exec", tracing.AttrNamespace.String(s.namespace), tracing.AttrPod.String(o.pod),
 		tracing.AttrCommand.String(strings.Join(o.command, " ")))
@@ -126,7 +130,7 @@ func (o *execOptions) runTraced(ctx context.Context, s *session, p protocol, tra
 	}
 	o.trace = st
 	runErr := o.run(ctx, s, p)
-	if err := st.end(context.WithoutCancel(ctx), s, runErr, traceOut); err != nil {
+	if err := st.end(context.WithoutCancel(ctx), s, runErr, o.traceFlag == "headers", traceOut); err != nil {
 		fmt.Fprintf(traceOut, "no timeline: %v\n", err)
 	}
 	return runErr

@@ -20,8 +20,9 @@ type streamOptions struct {
 	in          io.Reader
 	out, errOut io.Writer
 
-	// trace is --trace's, when it is given.
-	traceFlag bool
+	// traceFlag is --trace: "", "timeline" or "headers"; trace is the
+	// command's span when it is given.
+	traceFlag string
 	trace     *sessionTrace
 }
 
@@ -30,7 +31,8 @@ func (o *streamOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&o.stdin, "stdin", "i", false, "Pass stdin to the container")
 	cmd.Flags().BoolVarP(&o.tty, "tty", "t", false, "Stdin is a TTY")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "Only print output from the remote session")
-	cmd.Flags().BoolVar(&o.traceFlag, "trace", false, "After the command, print the session's timeline across every hop (client, apiserver, kubelet, runtime, streaming server), from the apiserver's live view (not in kubectl)")
+	cmd.Flags().StringVar(&o.traceFlag, "trace", "", "After the command, print the session's timeline across every hop (client, apiserver, kubelet, runtime, streaming server) from the apiserver's live view; --trace=headers adds the request each hop received and the upgrade answer it passed back (not in kubectl)")
+	cmd.Flags().Lookup("trace").NoOptDefVal = "timeline"
 }
 
 // setupTTY mirrors StreamOptions.SetupTTY: without -i no stdin stream is

@@ -54,8 +54,8 @@ const traceWait = 3 * time.Second
 
 // end ends the command's span with how the command ended, waits until the
 // apiserver has the session's spans from every hop that sends any, and
-// prints its timeline to w.
-func (t *sessionTrace) end(ctx context.Context, s *session, cmdErr error, w io.Writer) error {
+// prints its timeline to w, and with headers what each hop received.
+func (t *sessionTrace) end(ctx context.Context, s *session, cmdErr error, headers bool, w io.Writer) error {
 	var exitErr exec.ExitError
 	switch {
 	case cmdErr == nil:
@@ -81,7 +81,10 @@ func (t *sessionTrace) end(ctx context.Context, s *session, cmdErr error, w io.W
 	spans := append(mine, detail.Spans...)
 	fmt.Fprintf(w, "\ntrace %s: %s %s/%s, %s over %s, hops: %s\n", detail.Session.TraceID, detail.Session.Kind,
 		detail.Session.Namespace, detail.Session.Pod, detail.Session.Protocol, detail.Session.Transport, strings.Join(detail.Session.Hops, " → "))
-	return tracing.WriteText(w, tracing.Timeline(spans))
+	if err := tracing.WriteText(w, tracing.Timeline(spans)); err != nil || !headers {
+		return err
+	}
+	return tracing.WriteHeaders(w, spans)
 }
 
 // fetch gets the session from the apiserver's live view, again until it has

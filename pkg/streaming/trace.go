@@ -38,6 +38,7 @@ func (s *Server) startSession(r *http.Request, kind string, c cachedRequest) (co
 	case *runtimeapi.AttachRequest:
 		attrs = append(attrs, tracing.AttrContainerID.String(req.ContainerId))
 	}
+	attrs = append(attrs, tracing.RequestAttr(r))
 	opts := []trace.SpanStartOption{trace.WithAttributes(attrs...)}
 	// The proxied request's own trace context, when it has one, is the
 	// kubelet's span: linked, since the parent is the CRI call.

@@ -74,7 +74,7 @@ func (h *Hop) upgradeSeen(p []byte) {
 	}
 	proto, transport := UpgradeProtocol(resp.Header)
 	h.protocol.Store(proto)
-	attrs := []attribute.KeyValue{AttrFrom.String(h.from), AttrTo.String(h.to), AttrProtocol.String(proto), AttrTransport.String(transport)}
+	attrs := []attribute.KeyValue{AttrFrom.String(h.from), AttrTo.String(h.to), AttrProtocol.String(proto), AttrTransport.String(transport), responseAttr(resp)}
 	h.span.SetAttributes(AttrProtocol.String(proto), AttrTransport.String(transport))
 	h.span.AddEvent(PhaseUpgraded, trace.WithAttributes(attrs...))
 }

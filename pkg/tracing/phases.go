@@ -50,6 +50,8 @@ const (
 	AttrTransport      = attribute.Key("execlab.transport") // spdy, websocket
 	AttrCommand        = attribute.Key("execlab.command")   // the command, space-joined
 	AttrURL            = attribute.Key("execlab.url")       // a URL, streaming tokens masked
+	AttrRequest        = attribute.Key("execlab.request")   // a request as it arrived: its line and headers, credentials masked
+	AttrResponse       = attribute.Key("execlab.response")  // an upgrade answer: its status line and headers
 	AttrUser           = attribute.Key("execlab.user")      // the authenticated user
 	AttrDecision       = attribute.Key("execlab.decision")  // allow, deny
 	AttrVerb           = attribute.Key("execlab.verb")      // the verb authorized: get, create…

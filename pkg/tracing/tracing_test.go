@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,25 @@ func TestLiveSession(t *testing.T) {
 		t.Errorf("after End with no spans: %+v", s)
 	}
 	_ = attribute.Key("")
+}
+
+func TestRequestAttrMasks(t *testing.T) {
+	r := httptest.NewRequest("POST", "http://127.0.0.1:3/exec/AbCd1234", nil)
+	r.Header.Set("Authorization", "Bearer secret")
+	r.Header.Set("X-Stream-Protocol-Version", "v4.channel.k8s.io")
+	want := "POST /exec/******** HTTP/1.1\nAuthorization: Bearer <masked>\nHost: 127.0.0.1:3\nX-Stream-Protocol-Version: v4.channel.k8s.io\n"
+	if got := RequestAttr(r).Value.AsString(); got != want {
+		t.Errorf("RequestAttr:\n%s\nwant:\n%s", got, want)
+	}
+	// The kubelet's path is no token.
+	r = httptest.NewRequest("POST", "https://127.0.0.1:10250/exec/default/demo/main?command=true&output=1", nil)
+	if got := RequestAttr(r).Value.AsString(); !strings.HasPrefix(got, "POST /exec/default/demo/main?command=true&output=1 HTTP/1.1\n") {
+		t.Errorf("RequestAttr of the kubelet's path: %q", got)
+	}
+	var out bytes.Buffer
+	spans := []Span{{Attrs: map[string]string{string(AttrHop): HopKubelet, string(AttrRequest): "POST /x HTTP/1.1\nA: b\n"},
+		Events: []Event{{Name: PhaseUpgraded, Attrs: map[string]string{string(AttrResponse): "HTTP/1.1 101 Switching Protocols\n"}}}}}
+	if err := WriteHeaders(&out, spans); err != nil || out.String() != "\n== kubelet received\nPOST /x HTTP/1.1\nA: b\n-- kubelet answered\nHTTP/1.1 101 Switching Protocols\n" {
+		t.Errorf("WriteHeaders: %q, %v", out.String(), err)
+	}
 }

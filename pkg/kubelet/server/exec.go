@@ -142,6 +142,7 @@ func (s *Server) proxySession(w http.ResponseWriter, req *http.Request, handler 
 	if trace.SpanContextFromContext(tracing.Extract(context.Background(), req.Header)).IsValid() {
 		caller = tracing.HopAPIServer
 	}
+	span.SetAttributes(tracing.RequestAttr(req))
 	tracing.Inject(ctx, req.Header)
 	hop := tracing.NewHop(span, answeredBy, caller, nil)
 	rec := httpserver.Record(w)
