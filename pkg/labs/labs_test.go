@@ -47,6 +47,7 @@ func TestMatch(t *testing.T) {
 		{[]string{"hello"}, "hello\n", true},
 		{[]string{"hello"}, "hello  \n", true},
 		{[]string{"hello"}, "hallo\n", false},
+		{[]string{"NAME   AGE", "demo   <age>"}, "  NAME     AGE\ndemo     12m\n", true},
 		{[]string{"a", "...", "z"}, "a\nb\nc\nz\n", true},
 		{[]string{"a", "...", "z"}, "a\nz\n", true},
 		{[]string{"a", "...", "z"}, "a\nb\n", false},

@@ -35,22 +35,24 @@ func lineRegexp(line string) (*regexp.Regexp, error) {
 
 // Match reports whether got (a command's output) is what want (the lines
 // a page shows) describes; if not, the error says from which line on they
-// differ. Trailing spaces and a final newline do not count; a line of
-// "..." matches any number of lines.
+// differ. Only what is written counts, not how it is spaced: leading and
+// trailing blanks are dropped and runs of them count as one (a column that
+// widens does not break a table). A final newline does not count either,
+// and a line of "..." matches any number of lines.
 func Match(want []string, got string) error {
 	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
 	if strings.TrimRight(got, "\n") == "" {
 		lines = nil
 	}
 	for i := range lines {
-		lines[i] = strings.TrimRight(lines[i], " \t\r")
+		lines[i] = squeeze(lines[i])
 	}
 	res := make([]*regexp.Regexp, len(want))
 	for i, w := range want {
 		if strings.TrimSpace(w) == "..." {
 			continue
 		}
-		re, err := lineRegexp(strings.TrimRight(w, " \t"))
+		re, err := lineRegexp(squeeze(w))
 		if err != nil {
 			return err
 		}
@@ -89,3 +91,7 @@ func Match(want []string, got string) error {
 	}
 	return fmt.Errorf("output differs at line %d:\n  want: %s\n  got:  %s\nwhole output:\n%s", best+1, wantLine, gotLine, got)
 }
+
+// squeeze drops a line's leading and trailing blanks and makes each run of
+// them one space.
+func squeeze(line string) string { return strings.Join(strings.Fields(line), " ") }
