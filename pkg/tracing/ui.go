@@ -23,9 +23,50 @@ const liveRefresh = 500 * time.Millisecond
 // SessionDetail is one session with its diagram and spans, as the view and
 // `mini-kubectl exec --trace` fetch it.
 type SessionDetail struct {
-	Session Session `json:"session"`
-	Steps   []Step  `json:"steps"`
-	Spans   []Span  `json:"spans"`
+	Session Session      `json:"session"`
+	Hops    []HopSummary `json:"hops"`
+	Steps   []Step       `json:"steps"`
+	Spans   []Span       `json:"spans"`
+}
+
+// HopSummary is what one hop saw of a session: the protocol it spoke
+// towards its client and the bytes that crossed it.
+type HopSummary struct {
+	Hop       string            `json:"hop"`
+	Protocol  string            `json:"protocol,omitempty"`
+	Transport string            `json:"transport,omitempty"`
+	Bytes     map[string]string `json:"bytes,omitempty"`
+	ExitCode  string            `json:"exitCode,omitempty"`
+}
+
+// hopSummaries reads each hop's session span: the protocol and transport
+// it recorded (at the streaming server, when its streams were ready) and
+// its byte counts.
+func hopSummaries(spans []Span) []HopSummary {
+	var out []HopSummary
+	for _, hop := range Hops {
+		for _, sp := range spans {
+			if sp.Hop() != hop || sp.Attr(AttrSession) == "" {
+				continue
+			}
+			h := HopSummary{Hop: hop, Protocol: sp.Attr(AttrProtocol), Transport: sp.Attr(AttrTransport), ExitCode: sp.Attr(AttrExitCode)}
+			for _, e := range sp.Events {
+				if e.Name == PhaseStreamsReady {
+					h.Protocol, h.Transport = e.Attr(AttrProtocol), e.Attr(AttrTransport)
+				}
+			}
+			for _, b := range byteAttrs {
+				if v := sp.Attr(b.key); v != "" {
+					if h.Bytes == nil {
+						h.Bytes = map[string]string{}
+					}
+					h.Bytes[b.name] = v
+				}
+			}
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Detail returns the session of a trace, or of the trace that links to it
@@ -44,7 +85,7 @@ func (s *Store) Detail(id string) (SessionDetail, bool) {
 			break
 		}
 	}
-	return SessionDetail{Session: sess, Steps: Timeline(spans), Spans: spans}, true
+	return SessionDetail{Session: sess, Hops: hopSummaries(spans), Steps: Timeline(spans), Spans: spans}, true
 }
 
 // resolve is id, or the session trace with a span linking to id.
