@@ -56,6 +56,10 @@ type Config struct {
 	// MaxSessions bounds the sessions served at once; past it a request
 	// gets 429. Default DefaultMaxSessions. Upstream has no such bound.
 	MaxSessions int
+	// Logger receives the server's logs, marked logger=streaming; default
+	// slog.Default(). A process that runs several servers (pkg/execlabtest)
+	// gives each its own.
+	Logger *slog.Logger
 }
 
 // DefaultMaxSessions is the default Config.MaxSessions: room for the
@@ -94,6 +98,9 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.StreamCreationTimeout == 0 {
 		cfg.StreamCreationTimeout = remotecommand.DefaultStreamCreationTimeout
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	lis, err := listenLoopback(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -101,7 +108,7 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		runtime:  rt,
-		log:      slog.Default().With("logger", "streaming"),
+		log:      cfg.Logger.With("logger", "streaming"),
 		listener: lis,
 		tokens:   newTokenCache(clock.RealClock{}),
 		sessions: &httpserver.SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
