@@ -2,9 +2,11 @@ package execlabtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,6 +39,66 @@ type runner interface {
 	exitErr() error
 	pid() int
 	signal(os.Signal) error
+}
+
+// runState is what both runners keep of a component's current run.
+type runState struct {
+	mu   sync.Mutex
+	done chan struct{}
+	err  error
+}
+
+// launch begins a run, unless one is going on, with start, which gets the
+// channel to end it with; if start fails, the run has ended with its error.
+func (r *runState) launch(start func(done chan struct{}) error) error {
+	done, err := r.begin()
+	if err != nil {
+		return err
+	}
+	if err := start(done); err != nil {
+		r.end(done, err)
+		return err
+	}
+	return nil
+}
+
+// begin begins a run, unless one is going on; end ends it.
+func (r *runState) begin() (chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done != nil && !isClosed(r.done) {
+		return nil, errors.New("it is still running")
+	}
+	r.done, r.err = make(chan struct{}), nil
+	return r.done, nil
+}
+
+func (r *runState) end(done chan struct{}, err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+	close(done)
+}
+
+func (r *runState) exited() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
+func (r *runState) exitErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // PID is the process the component runs in: its binary's, or this one.

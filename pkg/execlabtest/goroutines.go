@@ -18,7 +18,7 @@ import (
 // it starts inherits.
 func (s *Stack) Goroutines(c *Component) (int, error) {
 	if s.opts.BinDir == "" {
-		n, _ := goroutines.Labelled(componentLabel, s.id+"/"+c.Name)
+		n, _ := s.labelled(c)
 		return n, nil
 	}
 	resp, err := s.goroutineProfile(c)
@@ -42,7 +42,7 @@ func (s *Stack) Goroutines(c *Component) (int, error) {
 // what a leak is made of.
 func (s *Stack) GoroutineDump(c *Component) (string, error) {
 	if s.opts.BinDir == "" {
-		_, dump := goroutines.Labelled(componentLabel, s.id+"/"+c.Name)
+		_, dump := s.labelled(c)
 		return dump, nil
 	}
 	resp, err := s.goroutineProfile(c)
@@ -55,6 +55,11 @@ func (s *Stack) GoroutineDump(c *Component) (string, error) {
 		return "", fmt.Errorf("goroutine profile of %s: %w", c.Name, err)
 	}
 	return string(b), nil
+}
+
+// labelled counts and shows the goroutines of c, in this process.
+func (s *Stack) labelled(c *Component) (int, string) {
+	return goroutines.Labelled(componentLabel, s.id+"/"+c.Name)
 }
 
 // goroutineProfile asks a process for its goroutine profile, grouped.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -21,6 +20,7 @@ const stopTimeout = 30 * time.Second
 // process, under pprof labels that every goroutine it starts inherits, so
 // that what it leaves running can be counted (Stack.Goroutines).
 type runInProcess struct {
+	runState
 	spec    componentSpec
 	labels  pprof.LabelSet
 	logPath string
@@ -28,23 +28,15 @@ type runInProcess struct {
 	// it when the stack chose the port, for the first start.
 	port     int
 	reserved net.Listener
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
+	cancel   context.CancelFunc
 }
 
-func (r *runInProcess) start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done != nil && !isClosed(r.done) {
-		return errors.New("it is still running")
-	}
+func (r *runInProcess) start() error { return r.launch(r.goServe) }
+
+func (r *runInProcess) goServe(done chan struct{}) (err error) {
 	ln := r.reserved
 	r.reserved = nil
 	if ln == nil && r.port != 0 {
-		var err error
 		if ln, err = net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(r.port))); err != nil {
 			return err
 		}
@@ -59,15 +51,13 @@ func (r *runInProcess) start() error {
 	// A logger of its own: components in one process share no global.
 	log := slog.New(slog.NewTextHandler(logFile, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	r.cancel, r.done, r.err = cancel, done, nil
+	r.mu.Lock()
+	r.cancel = cancel
+	r.mu.Unlock()
 	go pprof.Do(ctx, r.labels, func(ctx context.Context) {
 		err := r.spec.serve(ctx, ln, log)
 		logFile.Close()
-		r.mu.Lock()
-		r.err = err
-		r.mu.Unlock()
-		close(done)
+		r.end(done, err)
 	})
 	return nil
 }
@@ -75,10 +65,7 @@ func (r *runInProcess) start() error {
 // stop cancels the component's context: each package then stops as its
 // binary does on SIGTERM.
 func (r *runInProcess) stop() error {
-	r.mu.Lock()
-	cancel, done := r.cancel, r.done
-	r.mu.Unlock()
-	cancel()
+	done := r.cancelRun()
 	select {
 	case <-done:
 		return r.exitErr()
@@ -90,37 +77,19 @@ func (r *runInProcess) stop() error {
 // kill is stop, unchecked: cancelling the context is as abrupt as a
 // component in this process can be ended, and each closes its listeners
 // and every connection at once (the apiserver gives plain requests 5 s).
-func (r *runInProcess) kill() {
-	r.mu.Lock()
-	cancel, done := r.cancel, r.done
-	r.mu.Unlock()
-	cancel()
-	<-done
-}
+func (r *runInProcess) kill() { <-r.cancelRun() }
 
-func (r *runInProcess) exited() <-chan struct{} {
+func (r *runInProcess) cancelRun() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cancel != nil {
+		r.cancel()
+	}
 	return r.done
-}
-
-func (r *runInProcess) exitErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
 }
 
 func (r *runInProcess) pid() int { return os.Getpid() }
 
 func (r *runInProcess) signal(os.Signal) error {
 	return errors.New("runs in this process: there is no process of its own to signal")
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

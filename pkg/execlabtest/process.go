@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -27,19 +26,13 @@ type runProcess struct {
 	// otherwise it gets SIGTERM when this process dies, so that a crashed
 	// test leaves nothing.
 	detach bool
-
-	mu   sync.Mutex
+	runState
 	proc *os.Process
-	done chan struct{}
-	err  error
 }
 
-func (r *runProcess) start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done != nil && !isClosed(r.done) {
-		return fmt.Errorf("%s is still running", r.binary)
-	}
+func (r *runProcess) start() error { return r.launch(r.startProcess) }
+
+func (r *runProcess) startProcess(done chan struct{}) error {
 	log, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -59,15 +52,10 @@ func (r *runProcess) start() error {
 		cmd.Wait()
 		return err
 	}
-	done := make(chan struct{})
-	r.proc, r.done, r.err = cmd.Process, done, nil
-	go func() {
-		err := cmd.Wait()
-		r.mu.Lock()
-		r.err = err
-		r.mu.Unlock()
-		close(done)
-	}()
+	r.mu.Lock()
+	r.proc = cmd.Process
+	r.mu.Unlock()
+	go func() { r.end(done, cmd.Wait()) }()
 	return nil
 }
 
@@ -75,18 +63,17 @@ func (r *runProcess) start() error {
 // process's child: it is known to have ended when its PID no longer runs
 // its binary.
 func (r *runProcess) adopt(pid int) {
-	proc, _ := os.FindProcess(pid) // always succeeds on Unix
-	done := make(chan struct{})
-	r.proc, r.done = proc, done
+	done, _ := r.begin()            // a runProcess not yet run
+	r.proc, _ = os.FindProcess(pid) // always succeeds on Unix
 	if !runsBinary(pid, r.binary) {
-		close(done)
+		r.end(done, nil)
 		return
 	}
 	go func() {
 		for runsBinary(pid, r.binary) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		close(done)
+		r.end(done, nil)
 	}()
 }
 
@@ -124,18 +111,6 @@ func (r *runProcess) kill() {
 		r.signal(syscall.SIGKILL)
 		<-done
 	}
-}
-
-func (r *runProcess) exited() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
-}
-
-func (r *runProcess) exitErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
 }
 
 func (r *runProcess) pid() int {
