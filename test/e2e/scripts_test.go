@@ -145,14 +145,7 @@ func statusAndReset(t *testing.T, env []string, kubeconfig string, pids map[stri
 	sleep.Wait()
 	orphanEnds(t, "the exec's sleep", []string{"sleep", "987300"})
 
-	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := clientFor(t, kubeconfig)
 	ctx := context.Background()
 	extra := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "extra", Namespace: "kube-system"},
@@ -193,6 +186,16 @@ func statusAndReset(t *testing.T, env []string, kubeconfig string, pids map[stri
 // podUID reads a pod's UID in namespace default through kubeconfig.
 func podUID(t *testing.T, kubeconfig, name string) string {
 	t.Helper()
+	pod, err := clientFor(t, kubeconfig).CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pod.UID)
+}
+
+// clientFor is a clientset for kubeconfig.
+func clientFor(t *testing.T, kubeconfig string) kubernetes.Interface {
+	t.Helper()
 	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -201,11 +204,7 @@ func podUID(t *testing.T, kubeconfig, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pod.UID)
+	return client
 }
 
 func readPIDs(t *testing.T, state string, components []string) map[string]int {
