@@ -7,7 +7,7 @@ FUZZTIME ?= 20000x
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
 
-.PHONY: build demo down setup test lint unit fuzz docs e2e bench test-containerd containerd-up containerd-down containerd-status
+.PHONY: build demo down status reset setup test lint unit fuzz docs e2e bench test-containerd containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -17,6 +17,18 @@ demo: build
 
 down:
 	scripts/down.sh
+
+# The running stack (bin/execlab, pkg/demostack): what runs, on which
+# ports, the pods and the sessions open; and back to the demo pod alone,
+# without a rebuild.
+status: bin/execlab
+	bin/execlab status
+
+reset: bin/execlab
+	bin/execlab reset
+
+bin/execlab:
+	$(GO) build -o bin/ ./cmd/execlab
 
 # Unit tests, then a short fuzz of every target, the docs' checks, then the
 # end-to-end suite against the real binaries and real kubectl.

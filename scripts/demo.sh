@@ -27,5 +27,6 @@ The stack is running on 127.0.0.1 (logs in $state/logs). Use it with kubectl:
   kubectl get pods
   kubectl exec -it demo -- sh
 
-or with bin/mini-kubectl the same way. Stop it with: make down
+or with bin/mini-kubectl the same way. See what runs with: make status
+Back to the demo pod alone with: make reset. Stop it with: make down
 EOF2

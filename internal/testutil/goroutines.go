@@ -3,7 +3,8 @@ package testutil
 import (
 	"runtime"
 	"testing"
-	"time"
+
+	"github.com/execlab/execlab/internal/goroutines"
 )
 
 // CheckGoroutines fails the test if, once everything else the test set up
@@ -19,12 +20,8 @@ func CheckGoroutines(t testing.TB) {
 // run than base, and shows them all if more do.
 func WaitGoroutines(t testing.TB, base int) {
 	t.Helper()
-	var n int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if n = runtime.NumGoroutine(); n <= base {
-			return
-		}
-	}
-	buf := make([]byte, 1<<20)
-	t.Errorf("%d goroutines left running, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	goroutines.Wait(t, base, runtime.NumGoroutine, func() string {
+		buf := make([]byte, 1<<20)
+		return string(buf[:runtime.Stack(buf, true)])
+	})
 }

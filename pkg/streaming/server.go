@@ -61,7 +61,9 @@ type Config struct {
 	MaxSessions int
 	// TracerProvider traces the sessions (pkg/tracing); nil traces none.
 	TracerProvider trace.TracerProvider
-	// Logger defaults to slog.Default().
+	// Logger receives the server's logs, marked logger=streaming; default
+	// slog.Default(). A process that runs several servers (pkg/execlabtest)
+	// gives each its own.
 	Logger *slog.Logger
 }
 

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // TestAttach attaches to a container whose main process is an interactive
@@ -35,7 +35,7 @@ func TestAttach(t *testing.T) {
 
 // attachAndDetach types into the shell pod through c's attach -it, resizes,
 // detaches, and checks that the container still runs.
-func attachAndDetach(t *testing.T, s *stack.Stack, c client) {
+func attachAndDetach(t *testing.T, s *execlabtest.Stack, c client) {
 	term := c.runTerminal(t, s, 24, 80, "attach", "-it", "shell")
 	term.until("echo attached-$((6*7))\n", "attached-42")
 	term.until("stty size\n", "24 80")

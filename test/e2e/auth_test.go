@@ -15,14 +15,14 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/execlab/execlab/pkg/execlabtest"
 	"github.com/execlab/execlab/pkg/pki"
-	"github.com/execlab/execlab/pkg/stack"
 )
 
 // The users of TestAuthorization: viewer may read pods only; getter may
 // also "get" pods/exec, which is what a WebSocket upgrade (a GET) asks
 // for, but not "create" it.
-var authUsers = []stack.User{
+var authUsers = []execlabtest.User{
 	{Name: "viewer", Token: "viewer-token"},
 	{Name: "getter", Token: "getter-token"},
 }
@@ -41,7 +41,7 @@ const authPolicy = `rules:
 // never runs.
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{Users: authUsers, Policy: authPolicy})
+	s := newStack(t, execlabtest.Options{Users: authUsers, Policy: authPolicy})
 	marker := "/tmp/execlab-auth-" + strings.ReplaceAll(t.Name(), "/", "-")
 	touch := []string{"exec", "demo", "--", "touch", marker}
 	// Discovery comes first and is refused first; client-go words a 401
@@ -103,7 +103,7 @@ func TestAuthentication(t *testing.T) {
 // looked at, as kube-apiserver 1.35 refuses it.
 func TestWebSocketNeedsCreate(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{Users: authUsers, Policy: authPolicy})
+	s := newStack(t, execlabtest.Options{Users: authUsers, Policy: authPolicy})
 	config := s.RESTConfig()
 	config.BearerToken = "getter-token"
 	u, err := url.Parse(config.Host + "/api/v1/namespaces/default/pods/demo/exec?command=true&stdout=true")
@@ -126,13 +126,13 @@ func TestWebSocketNeedsCreate(t *testing.T) {
 // SelfSubjectAccessReview and answers from the policy.
 func TestAuthCanI(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{Users: authUsers, Policy: authPolicy})
+	s := newStack(t, execlabtest.Options{Users: authUsers, Policy: authPolicy})
 	for _, tc := range []struct {
 		token string
 		args  []string
 		want  string
 	}{
-		{stack.AdminToken, []string{"create", "pods/exec"}, "yes"},
+		{adminToken, []string{"create", "pods/exec"}, "yes"},
 		{"viewer-token", []string{"list", "pods"}, "yes"},
 		{"viewer-token", []string{"list", "pods", "-n", "kube-system"}, "yes"},
 		{"viewer-token", []string{"create", "pods/exec"}, "no"},
@@ -251,9 +251,9 @@ func TestStreamingURLOutsideTheChain(t *testing.T) {
 }
 
 // userKubeconfig writes a kubeconfig for s with token ("" for none).
-func userKubeconfig(t *testing.T, s *stack.Stack, token string) string {
+func userKubeconfig(t *testing.T, s *execlabtest.Stack, token string) string {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := stack.WriteKubeconfig(path, s.APIServer.URL, pki.CertFile(s.CertDir, pki.CA), stack.Credentials{Token: token}); err != nil {
+	if err := s.WriteKubeconfig(path, execlabtest.Credentials{Token: token}); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/rest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/execlab/execlab/pkg/execlabtest"
 	"github.com/execlab/execlab/pkg/pki"
-	"github.com/execlab/execlab/pkg/stack"
 )
 
 // spdyUpgrade is what kubectl sends to start an exec over SPDY.
@@ -196,7 +196,7 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 // method and the upgrade's own header lines (each ending in CRLF), checks
 // that it switched protocols, and returns the connection, closed when the
 // test ends, and a reader of what follows the response head.
-func rawUpgrade(t *testing.T, s *stack.Stack, method, upgrade string) (*tls.Conn, *bufio.Reader) {
+func rawUpgrade(t *testing.T, s *execlabtest.Stack, method, upgrade string) (*tls.Conn, *bufio.Reader) {
 	t.Helper()
 	config := s.RESTConfig()
 	tlsConfig, err := rest.TLSConfigFor(config)
@@ -240,7 +240,7 @@ func http1Client(t *testing.T) *http.Client {
 }
 
 // http1ClientFor is http1Client for stack s.
-func http1ClientFor(t *testing.T, s *stack.Stack) *http.Client {
+func http1ClientFor(t *testing.T, s *execlabtest.Stack) *http.Client {
 	config := s.RESTConfig()
 	tlsConfig, err := rest.TLSConfigFor(config)
 	if err != nil {

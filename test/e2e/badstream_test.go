@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // Bad input after the upgrade, through every hop: the session survives
@@ -115,7 +115,7 @@ func TestTTYWithStderr(t *testing.T) {
 // "demo/exec?…") to SPDY v4 through the apiserver and creates the streams
 // of the given types, as client-go would but without its checks, so that
 // a test can send what client-go never does.
-func rawSPDYExec(t *testing.T, s *stack.Stack, path string, types ...string) (httpstream.Connection, map[string]httpstream.Stream) {
+func rawSPDYExec(t *testing.T, s *execlabtest.Stack, path string, types ...string) (httpstream.Connection, map[string]httpstream.Stream) {
 	t.Helper()
 	config := s.RESTConfig()
 	transport, upgrader, err := spdy.RoundTripperFor(config)
@@ -146,7 +146,7 @@ func rawSPDYExec(t *testing.T, s *stack.Stack, path string, types ...string) (ht
 
 // dialAPIServerWebSocket opens a WebSocket v5 exec or attach of s's pods
 // (path such as "demo/exec?…") through the apiserver, as admin.
-func dialAPIServerWebSocket(t *testing.T, s *stack.Stack, path string) *websocket.Conn {
+func dialAPIServerWebSocket(t *testing.T, s *execlabtest.Stack, path string) *websocket.Conn {
 	t.Helper()
 	config := s.RESTConfig()
 	tlsConfig, err := rest.TLSConfigFor(config)

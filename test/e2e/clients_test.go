@@ -16,7 +16,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 const kubectlDir = "/usr/lib/google-cloud-sdk/bin"
@@ -55,7 +55,7 @@ type result struct {
 	code           int
 }
 
-func (c client) command(ctx context.Context, t *testing.T, s *stack.Stack, args ...string) *exec.Cmd {
+func (c client) command(ctx context.Context, t *testing.T, s *execlabtest.Stack, args ...string) *exec.Cmd {
 	bin := c.bin
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(binDir, bin)
@@ -72,7 +72,7 @@ func (c client) command(ctx context.Context, t *testing.T, s *stack.Stack, args 
 
 // run runs the client to completion with stdin, failing the test if it does
 // not finish within a minute.
-func (c client) run(t *testing.T, s *stack.Stack, stdin io.Reader, args ...string) result {
+func (c client) run(t *testing.T, s *execlabtest.Stack, stdin io.Reader, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -105,7 +105,7 @@ type terminal struct {
 }
 
 // runTerminal starts the client on a new pty of rows x cols.
-func (c client) runTerminal(t *testing.T, s *stack.Stack, rows, cols uint16, args ...string) *terminal {
+func (c client) runTerminal(t *testing.T, s *execlabtest.Stack, rows, cols uint16, args ...string) *terminal {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

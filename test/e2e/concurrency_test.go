@@ -68,9 +68,9 @@ func TestConcurrentSessions(t *testing.T) {
 	start := time.Now()
 	ready.Wait()
 	// What the open sessions cost, for docs/performance; not asserted.
-	for _, url := range debugURLs(shared) {
-		if n, err := shared.Goroutines(url); err == nil {
-			t.Logf("%s: %d goroutines with every session open (baseline %d)", url, n, baselines[url])
+	for _, c := range shared.Components() {
+		if n, err := shared.Goroutines(c); err == nil {
+			t.Logf("%s: %d goroutines with every session open (baseline %d)", c.URL, n, baselines[c.URL])
 		}
 	}
 	t.Logf("%d sessions open after %v", sessions, time.Since(start))

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // TestCRIConsistency runs the same pod on fake-cri and on containerd and
@@ -45,10 +45,10 @@ func TestCRIConsistency(t *testing.T) {
 		}
 		return running && exited
 	}
-	fake := newStackOn(t, fakeRuntime, stack.Options{})
+	fake := newStackOn(t, fakeRuntime, execlabtest.Options{})
 	runtimes := []struct {
 		name  string
-		stack *stack.Stack
+		stack *execlabtest.Stack
 	}{{fakeRuntime, fake}, {containerdRuntime, shared}}
 	views := map[string]criView{}
 	for _, r := range runtimes {

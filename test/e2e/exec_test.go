@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // execCase is one exec run, the same for every client and every stack.
@@ -63,7 +63,7 @@ func execCases() []execCase {
 }
 
 // testExecCases runs every exec case with each client against s.
-func testExecCases(t *testing.T, s *stack.Stack, clients []client) {
+func testExecCases(t *testing.T, s *execlabtest.Stack, clients []client) {
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {
 			for _, tc := range execCases() {
@@ -94,7 +94,7 @@ func testExecCases(t *testing.T, s *stack.Stack, clients []client) {
 	}
 }
 
-func testCatBinary(t *testing.T, s *stack.Stack, c client, size int) {
+func testCatBinary(t *testing.T, s *execlabtest.Stack, c client, size int) {
 	data := make([]byte, size)
 	rand.Read(data)
 	r := c.run(t, s, bytes.NewReader(data), "exec", "-i", "demo", "--", "cat")
@@ -108,7 +108,7 @@ func testCatBinary(t *testing.T, s *stack.Stack, c client, size int) {
 
 // testTTYResize opens a shell on a 24x80 terminal, checks the size the
 // container sees, resizes the terminal to 40x100 and checks again.
-func testTTYResize(t *testing.T, s *stack.Stack, c client) {
+func testTTYResize(t *testing.T, s *execlabtest.Stack, c client) {
 	term := c.runTerminal(t, s, 24, 80, "exec", "-it", "demo", "--", "sh")
 	term.until("stty size\n", "24 80")
 	term.resize(40, 100)

@@ -17,7 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/apiserver"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // processesRunning lists the PIDs whose command line is exactly args.
@@ -59,14 +60,14 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 
 // startSleeper runs c's exec of a sleep unique to the test in s's demo pod
 // and waits until the sleep runs.
-func startSleeper(t *testing.T, s *stack.Stack, c client, seconds string) *exec.Cmd {
+func startSleeper(t *testing.T, s *execlabtest.Stack, c client, seconds string) *exec.Cmd {
 	t.Helper()
 	return startExec(t, s, c, []string{"sleep", seconds}, "sleep", seconds)
 }
 
 // startExec runs c's exec of cmd in s's demo pod and waits until a process
 // with the command line probe runs.
-func startExec(t *testing.T, s *stack.Stack, c client, probe []string, cmd ...string) *exec.Cmd {
+func startExec(t *testing.T, s *execlabtest.Stack, c client, probe []string, cmd ...string) *exec.Cmd {
 	t.Helper()
 	client := c.command(context.Background(), t, s, append([]string{"exec", "demo", "--"}, cmd...)...)
 	var stderr bytes.Buffer
@@ -176,12 +177,12 @@ type faultSession struct {
 // StreamTranslatorHandler, which turn WebSocket into SPDY, get that success
 // from client-go and send it on. So kubectl exits 0 there, as against a
 // real cluster.
-func cutSessions(t *testing.T, sessions []faultSession, kill func(*stack.Stack) *stack.Process) map[string]*stack.Stack {
+func cutSessions(t *testing.T, sessions []faultSession, kill func(*execlabtest.Stack) *execlabtest.Component) map[string]*execlabtest.Stack {
 	t.Helper()
-	stacks := map[string]*stack.Stack{}
+	stacks := map[string]*execlabtest.Stack{}
 	for _, sess := range sessions {
 		if stacks[sess.mode] == nil {
-			stacks[sess.mode] = newStack(t, stack.Options{StreamingMode: sess.mode})
+			stacks[sess.mode] = newStack(t, execlabtest.Options{StreamingMode: apiserver.StreamingMode(sess.mode)})
 		}
 	}
 	type running struct {
@@ -231,7 +232,7 @@ func TestKubeletDiesMidSession(t *testing.T) {
 		{c: kubectlLatest},
 		{c: kubectlNoWS},
 		{c: kubectlLatest, mode: "passthrough", stderr: "error: error reading from error stream: next reader: websocket: close 1006 (abnormal closure): unexpected EOF"},
-	}, func(s *stack.Stack) *stack.Process { return s.Nodes[0].Kubelet })
+	}, func(s *execlabtest.Stack) *execlabtest.Component { return s.Nodes[0].Kubelet })
 	s := stacks[""]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -271,7 +272,7 @@ func TestRuntimeDiesMidSession(t *testing.T) {
 		{c: kubectlNoWS},
 		// The kubelet translates, and gets client-go's success.
 		{c: kubectlLatest, mode: "passthrough"},
-	}, func(s *stack.Stack) *stack.Process { return s.Nodes[0].Runtime })
+	}, func(s *execlabtest.Stack) *execlabtest.Component { return s.Nodes[0].Runtime })
 	s := stacks[""]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -295,7 +296,7 @@ func TestRuntimeDiesMidSession(t *testing.T) {
 // serves the same objects, and exec works through it again.
 func TestAPIServerRestartKeepsObjects(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{})
+	s := newStack(t, execlabtest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	before, err := s.Client().CoreV1().Pods("default").Get(ctx, "demo", metav1.GetOptions{})

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // TestTokenBoundThroughTheChain fills the runtime's token cache: 1000
@@ -27,7 +27,7 @@ func TestTokenBoundThroughTheChain(t *testing.T) {
 	// containerd's cache is shared by every stack of the run: filling it
 	// would fail their execs for a minute.
 	t.Parallel()
-	s := newStackOn(t, fakeRuntime, stack.Options{})
+	s := newStackOn(t, fakeRuntime, execlabtest.Options{})
 	rs := criClientFor(t, s.Nodes[0].CRIEndpoint)
 	id := stackDemoContainerID(t, s, rs)
 	req := &runtimeapi.ExecRequest{ContainerId: id, Cmd: []string{"true"}, Stdout: true}
@@ -71,7 +71,7 @@ func TestTokenBoundThroughTheChain(t *testing.T) {
 // upgradeRequest sends an SPDY exec or attach upgrade for the pod path
 // (such as "demo/exec?command=true&stdout=true") to s's apiserver as admin,
 // and returns the answer, which the test expects not to be a 101.
-func upgradeRequest(t *testing.T, s *stack.Stack, path string) (*http.Response, []byte) {
+func upgradeRequest(t *testing.T, s *execlabtest.Stack, path string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.RESTConfig().Host+"/api/v1/namespaces/default/pods/"+path, nil)
 	if err != nil {
@@ -94,7 +94,7 @@ func upgradeRequest(t *testing.T, s *stack.Stack, path string) (*http.Response, 
 
 // stackDemoContainerID is stack s's demo container. Its pod's UID tells it
 // apart from the other stacks' demo pods on a runtime they share.
-func stackDemoContainerID(t *testing.T, s *stack.Stack, rs runtimeapi.RuntimeServiceClient) string {
+func stackDemoContainerID(t *testing.T, s *execlabtest.Stack, rs runtimeapi.RuntimeServiceClient) string {
 	t.Helper()
 	pod, err := s.Client().CoreV1().Pods("default").Get(context.Background(), "demo", metav1.GetOptions{})
 	if err != nil {
@@ -115,7 +115,7 @@ func stackDemoContainerID(t *testing.T, s *stack.Stack, rs runtimeapi.RuntimeSer
 // the apiserver, with 429 and Retry-After: 1, and each client says so.
 func TestSessionCap(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{MaxStreamingSessions: 1})
+	s := newStack(t, execlabtest.Options{MaxStreamingSessions: 1})
 	startSleeper(t, s, kubectlNoWS, "987400")
 
 	const message = "too many streaming sessions: the apiserver serves at most 1 at once"
@@ -143,7 +143,7 @@ func TestSessionCap(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	skipOn(t, containerdRuntime, "the idle timeout is containerd's own configuration (stream_idle_timeout)")
 	t.Parallel()
-	s := newStack(t, stack.Options{StreamIdleTimeout: 2 * time.Second})
+	s := newStack(t, execlabtest.Options{StreamIdleTimeout: 2 * time.Second})
 	r := kubectlNoWS.run(t, s, nil, "exec", "demo", "--", "sh", "-c", "for i in $(seq 15); do echo $i; sleep 0.2; done")
 	if want := "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n"; r.code != 0 || r.stdout != want {
 		t.Errorf("busy session: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 var (
@@ -25,11 +25,11 @@ var (
 	stateDir string
 	// shared is the stack most tests use: one node, the demo pod running,
 	// the apiserver in its default streaming mode (translate).
-	shared *stack.Stack
+	shared *execlabtest.Stack
 	// passthrough is started on first use by passthroughStack.
 	passthrough struct {
 		once  sync.Once
-		stack *stack.Stack
+		stack *execlabtest.Stack
 		err   error
 	}
 )
@@ -60,13 +60,13 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stateDir = tmp
-	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), onRuntime(stack.Options{}))
+	shared, err = startStack(ctx, filepath.Join(tmp, "shared"), onRuntime(execlabtest.Options{}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
 		return 1
 	}
 	code := m.Run()
-	for _, s := range []*stack.Stack{shared, passthrough.stack} {
+	for _, s := range []*execlabtest.Stack{shared, passthrough.stack} {
 		if s == nil {
 			continue
 		}
@@ -86,12 +86,12 @@ func run(m *testing.M) int {
 
 // passthroughStack is a shared stack whose apiserver passes WebSocket
 // upgrades straight through to the kubelet instead of translating them.
-func passthroughStack(t *testing.T) *stack.Stack {
+func passthroughStack(t *testing.T) *execlabtest.Stack {
 	t.Helper()
 	passthrough.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		passthrough.stack, passthrough.err = startStack(ctx, filepath.Join(stateDir, "passthrough"), onRuntime(stack.Options{StreamingMode: "passthrough"}))
+		passthrough.stack, passthrough.err = startStack(ctx, filepath.Join(stateDir, "passthrough"), onRuntime(execlabtest.Options{StreamingMode: "passthrough"}))
 	})
 	if passthrough.err != nil {
 		t.Fatal(passthrough.err)
@@ -99,11 +99,15 @@ func passthroughStack(t *testing.T) *stack.Stack {
 	return passthrough.stack
 }
 
-// startStack starts a stack and creates the demo pod in it.
-func startStack(ctx context.Context, state string, opts stack.Options) (*stack.Stack, error) {
+// adminToken is the token of every stack's admin user.
+const adminToken = "execlab-admin-token"
+
+// startStack starts a stack of processes and creates the demo pod in it.
+func startStack(ctx context.Context, state string, opts execlabtest.Options) (*execlabtest.Stack, error) {
 	opts.BinDir = binDir
 	opts.StateDir = state
-	s, err := stack.Start(ctx, opts)
+	opts.AdminToken = adminToken
+	s, err := execlabtest.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +134,13 @@ func demoPod() *corev1.Pod {
 
 // newStack starts a stack of the test's own on the runtime under test,
 // stopped when the test ends.
-func newStack(t *testing.T, opts stack.Options) *stack.Stack {
+func newStack(t *testing.T, opts execlabtest.Options) *execlabtest.Stack {
 	t.Helper()
 	return newStackOn(t, runtimeName, opts)
 }
 
 // newStackOn is newStack on the named runtime.
-func newStackOn(t *testing.T, runtime string, opts stack.Options) *stack.Stack {
+func newStackOn(t *testing.T, runtime string, opts execlabtest.Options) *execlabtest.Stack {
 	t.Helper()
 	if runtime == containerdRuntime {
 		opts = onRuntime(opts)

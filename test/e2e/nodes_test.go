@@ -7,14 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // TestTwoNodes puts a pod on each of two nodes and checks that exec reaches
 // the runtime of the node the pod is bound to.
 func TestTwoNodes(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stack.Options{Nodes: []string{"node-a", "node-b"}})
+	s := newStack(t, execlabtest.Options{Nodes: []string{"node-a", "node-b"}})
 	for _, n := range s.Nodes {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},

@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 
 	"github.com/execlab/execlab/internal/testutil"
 )
@@ -43,7 +43,7 @@ func TestPortForward(t *testing.T) {
 
 // portForward50MiB runs c's port-forward to the echo pod's podPort and
 // echoes 5 MiB through each of 10 connections at once.
-func portForward50MiB(t *testing.T, s *stack.Stack, c client, podPort int) {
+func portForward50MiB(t *testing.T, s *execlabtest.Stack, c client, podPort int) {
 	local := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

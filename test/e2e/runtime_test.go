@@ -13,12 +13,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // The suite runs against one CRI runtime at a time, behind the shared and
 // passthrough stacks and every stack a test starts: the built-in fake
-// (fake-cri, one per node, started by pkg/stack) or a containerd that is
+// (fake-cri, one per node, started by pkg/execlabtest) or a containerd that is
 // already running. EXECLAB_E2E_RUNTIME=containerd selects containerd and
 // EXECLAB_E2E_CRI_ENDPOINT names its socket, as `scripts/containerd.sh up`
 // prints it; `make test-containerd` sets both.
@@ -30,7 +30,7 @@ const (
 var (
 	runtimeName = envOr("EXECLAB_E2E_RUNTIME", fakeRuntime)
 	// criEndpoint is the external runtime's socket; empty for the fake,
-	// whose sockets pkg/stack creates per node.
+	// whose sockets pkg/execlabtest creates per node.
 	criEndpoint string
 )
 
@@ -57,9 +57,9 @@ func envOr(name, def string) string {
 }
 
 // onRuntime puts a stack on the runtime under test: the external endpoint
-// for containerd; for the fake, pkg/stack starts a fake-cri per node. The
+// for containerd; for the fake, pkg/execlabtest starts a fake-cri per node. The
 // shared stacks and newStack's use it.
-func onRuntime(opts stack.Options) stack.Options {
+func onRuntime(opts execlabtest.Options) execlabtest.Options {
 	opts.CRIEndpoint = criEndpoint
 	return opts
 }

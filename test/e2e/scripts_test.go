@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -73,6 +78,7 @@ func TestUpDown(t *testing.T) {
 	if now := readPIDs(t, state, components); !equalPIDs(now, pids) {
 		t.Errorf("second up.sh changed the running components: %v, then %v", pids, now)
 	}
+	statusAndReset(t, env, kubeconfig, pids)
 
 	demoUID := podUID(t, kubeconfig, "demo")
 	script("down.sh")
@@ -98,8 +104,97 @@ func TestUpDown(t *testing.T) {
 	}
 }
 
+// statusAndReset checks `execlab status` (the components, the pods, the
+// sessions open) and `execlab reset` (every pod gone but the demo pod,
+// which is created again if it is gone) on the stack up.sh started.
+func statusAndReset(t *testing.T, env []string, kubeconfig string, pids map[string]int) {
+	t.Helper()
+	execlab := func(command string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join("..", "..", "bin", "execlab"), command)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("execlab %s: %v\n%s", command, err, out)
+		}
+		return string(out)
+	}
+	sessionsOpen := func(n int) string {
+		return fmt.Sprintf("streaming sessions open (exec, attach, port-forward): %d\n", n)
+	}
+	status := execlab("status")
+	for name, pid := range pids {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^%s +%d +\S+ +running$`, name, pid)).MatchString(status) {
+			t.Errorf("execlab status shows no running %s of pid %d:\n%s", name, pid, status)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^default +demo +Running +node-1$`).MatchString(status) || !strings.HasSuffix(status, sessionsOpen(0)) {
+		t.Errorf("execlab status:\n%s", status)
+	}
+	sleep := exec.Command(filepath.Join("..", "..", "bin", "mini-kubectl"), "--kubeconfig", kubeconfig, "exec", "demo", "--", "sleep", "987300")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(20*time.Second, func() bool { return len(processesRunning("sleep", "987300")) == 1 }) {
+		t.Fatal("the exec's sleep never started")
+	}
+	if status := execlab("status"); !strings.HasSuffix(status, sessionsOpen(1)) {
+		t.Errorf("execlab status with an exec running:\n%s", status)
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+	orphanEnds(t, "the exec's sleep", []string{"sleep", "987300"})
+
+	client := clientFor(t, kubeconfig)
+	ctx := context.Background()
+	extra := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "extra", Namespace: "kube-system"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "c", Image: "busybox", ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"sleep", "1000000"},
+		}}},
+	}
+	if _, err := client.CoreV1().Pods("kube-system").Create(ctx, extra, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	demoUID := podUID(t, kubeconfig, "demo")
+	if out := execlab("reset"); out != "pod/extra deleted (namespace kube-system)\npod/demo unchanged\n" {
+		t.Errorf("execlab reset with an extra pod:\n%s", out)
+	}
+	pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil || len(pods.Items) != 1 || string(pods.Items[0].UID) != demoUID {
+		t.Fatalf("after execlab reset: %v, pods %v; want the demo pod alone", err, pods)
+	}
+	grace := int64(1)
+	if err := client.CoreV1().Pods("default").Delete(ctx, "demo", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(time.Minute, func() bool {
+		_, err := client.CoreV1().Pods("default").Get(ctx, "demo", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}) {
+		t.Fatal("the demo pod was never deleted")
+	}
+	if out := execlab("reset"); out != "pod/demo created\n" {
+		t.Errorf("execlab reset without the demo pod:\n%s", out)
+	}
+	out, err := exec.Command(filepath.Join("..", "..", "bin", "mini-kubectl"), "--kubeconfig", kubeconfig, "exec", "demo", "--", "echo", "reset").CombinedOutput()
+	if err != nil || string(out) != "reset\n" {
+		t.Errorf("exec after execlab reset: %v, %q", err, out)
+	}
+}
+
 // podUID reads a pod's UID in namespace default through kubeconfig.
 func podUID(t *testing.T, kubeconfig, name string) string {
+	t.Helper()
+	pod, err := clientFor(t, kubeconfig).CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pod.UID)
+}
+
+// clientFor is a clientset for kubeconfig.
+func clientFor(t *testing.T, kubeconfig string) kubernetes.Interface {
 	t.Helper()
 	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -109,11 +204,7 @@ func podUID(t *testing.T, kubeconfig, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pod.UID)
+	return client
 }
 
 func readPIDs(t *testing.T, state string, components []string) map[string]int {

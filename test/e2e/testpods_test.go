@@ -8,13 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 // createPod creates a test's pod on s, waits until it runs, and deletes it
 // when the test ends, so that its processes do not count against the
 // goroutine baselines of later checks.
-func createPod(t *testing.T, s *stack.Stack, pod *corev1.Pod) *corev1.Pod {
+func createPod(t *testing.T, s *execlabtest.Stack, pod *corev1.Pod) *corev1.Pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -29,7 +29,7 @@ func createPod(t *testing.T, s *stack.Stack, pod *corev1.Pod) *corev1.Pod {
 // createPodUntil creates a test's pod on s and waits until done says so,
 // for pods that are not meant to become ready; it is deleted when the test
 // ends.
-func createPodUntil(t *testing.T, s *stack.Stack, pod *corev1.Pod, done func(*corev1.Pod) bool) *corev1.Pod {
+func createPodUntil(t *testing.T, s *execlabtest.Stack, pod *corev1.Pod, done func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -59,7 +59,7 @@ func pullIfNotPresent(pod *corev1.Pod) *corev1.Pod {
 	return pod
 }
 
-func deleteOnCleanup(t *testing.T, s *stack.Stack, created *corev1.Pod) {
+func deleteOnCleanup(t *testing.T, s *execlabtest.Stack, created *corev1.Pod) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

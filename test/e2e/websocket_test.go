@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/execlab/execlab/pkg/stack"
+	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
 var (
@@ -28,7 +28,7 @@ var (
 
 type streamingMode struct {
 	name  string
-	stack *stack.Stack
+	stack *execlabtest.Stack
 }
 
 // streamingModes are the shared stacks, one per apiserver streaming mode.

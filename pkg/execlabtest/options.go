@@ -1,0 +1,101 @@
+package execlabtest
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/execlab/execlab/pkg/apiserver"
+)
+
+// Options say what to start. The zero value but StateDir is a one-node
+// stack in this process, with a fake-cri, TLS and authentication, on free
+// loopback ports.
+type Options struct {
+	// StateDir receives every component's state, the logs (logs/), the
+	// kubeconfig and, with BinDir, the PID files (pids/) and the manifest
+	// Attach reads. New defaults it to t.TempDir().
+	StateDir string
+	// Nodes are the node names, one kubelet and one runtime each. Empty:
+	// NodeCount nodes node-1, node-2, …; both empty: one, "node-1".
+	Nodes     []string
+	NodeCount int
+	// CRIEndpoint, when set, is a CRI runtime already running (containerd,
+	// unix:///…) that every node's kubelet uses instead of a fake-cri of its
+	// own. The stack neither starts nor stops it, so Stop deletes the
+	// stack's pods first: nothing else would remove their containers.
+	CRIEndpoint string
+	// StreamingMode is the apiserver's; empty is its default, translate.
+	StreamingMode apiserver.StreamingMode
+	// Insecure serves plain HTTP with no authentication or authorization
+	// anywhere, as the packages do without certificates. In this process
+	// only: fake-apiserver always serves HTTPS.
+	Insecure bool
+	// AdminToken is the bearer token of the kubeconfig's user, admin in
+	// system:masters. Empty: the one a previous start left in StateDir, or
+	// a new random one.
+	AdminToken string
+	// Users are token users besides admin.
+	Users []User
+	// Policy is the apiserver's authorization policy (YAML, see
+	// docs/security.md). Empty: a policy file a previous start left in
+	// StateDir, which a person may have edited, or one with no rules of its
+	// own (the built-in roles alone).
+	Policy string
+	// MaxStreamingSessions, when set, bounds the sessions of every component.
+	MaxStreamingSessions int
+	// StreamIdleTimeout, when set, is every fake-cri's.
+	StreamIdleTimeout time.Duration
+	// TracingEndpoint, when set, is an OTLP/HTTP collector (a Jaeger, say)
+	// that the apiserver sends every component's spans on to. The
+	// apiserver's live view (/ui/) has them either way: the kubelets and
+	// runtimes send theirs to its receiver, on a free loopback port.
+	TracingEndpoint string
+	// APIServerPort and KubeletPort, when set, are the ports to listen on
+	// (KubeletPort only with one node); 0 picks free loopback ports.
+	APIServerPort int
+	KubeletPort   int
+	// BinDir, when set, runs the components as processes of the binaries
+	// fake-apiserver, fake-kubelet and fake-cri in it; empty runs them in
+	// this process.
+	BinDir string
+	// Detach, with BinDir, starts each process in a session of its own that
+	// outlives the caller (scripts/up.sh's stack); Attach finds it again.
+	Detach bool
+}
+
+// User is a token user the stack's apiserver knows, besides admin.
+type User struct {
+	Name   string
+	Token  string
+	Groups []string
+}
+
+// withDefaults checks o and fills in what it leaves to the defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.StateDir == "" {
+		return o, errors.New("execlabtest: no state directory")
+	}
+	dir, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return o, fmt.Errorf("execlabtest: state directory: %w", err)
+	}
+	o.StateDir = dir
+	if len(o.Nodes) == 0 {
+		for i := range max(o.NodeCount, 1) {
+			o.Nodes = append(o.Nodes, fmt.Sprintf("node-%d", i+1))
+		}
+	}
+	switch {
+	case o.NodeCount != 0 && o.NodeCount != len(o.Nodes):
+		return o, fmt.Errorf("execlabtest: %d node names but NodeCount %d", len(o.Nodes), o.NodeCount)
+	case o.KubeletPort != 0 && len(o.Nodes) != 1:
+		return o, fmt.Errorf("execlabtest: KubeletPort %d with %d nodes: a fixed port serves one kubelet", o.KubeletPort, len(o.Nodes))
+	case o.Insecure && o.BinDir != "":
+		return o, errors.New("execlabtest: Insecure runs in this process only: fake-apiserver always serves HTTPS")
+	case o.Detach && o.BinDir == "":
+		return o, errors.New("execlabtest: Detach needs BinDir: only processes outlive the caller")
+	}
+	return o, nil
+}
