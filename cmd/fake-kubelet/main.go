@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet"
 	"github.com/execlab/execlab/pkg/kubelet/server"
 	"github.com/execlab/execlab/pkg/streaming"
@@ -42,6 +43,8 @@ func run(args []string) error {
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
+	var injected faults.Set
+	fs.Var(&injected, "fault", "inject a fault into the exec, attach and port-forward sessions served: "+faults.Syntax)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +73,7 @@ func run(args []string) error {
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: *maxSessions,
 		TracingEndpoint:      *tracingEndpoint,
+		Faults:               injected,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+	"github.com/execlab/execlab/pkg/faults"
 
 	"context"
 	"strings"
@@ -80,7 +81,8 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		return
 	}
 	defer s.sessions.Leave()
-	s.serveSession(w, r, sub, loc, opts)
+	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts) })
+	faults.Wrap(faults.APIServer, s.opts.Faults, sub, session, registry.WriteError).ServeHTTP(w, r)
 }
 
 // serveSession proxies or translates one session to its kubelet, and shows

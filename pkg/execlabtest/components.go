@@ -14,6 +14,7 @@ import (
 
 	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/fakecri"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet"
 	"github.com/execlab/execlab/pkg/kubelet/server"
 	"github.com/execlab/execlab/pkg/pki"
@@ -50,6 +51,7 @@ type apiserverSpec struct {
 	// tracingEndpoint, a collector it sends every span on to.
 	receiverPort    int
 	tracingEndpoint string
+	faults          faults.Set
 }
 
 func (c apiserverSpec) binary() string { return "fake-apiserver" }
@@ -77,6 +79,7 @@ func (c apiserverSpec) args() []string {
 	if c.tracingEndpoint != "" {
 		args = append(args, "--tracing-endpoint", c.tracingEndpoint)
 	}
+	args = append(args, faultArgs(c.faults)...)
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -91,6 +94,7 @@ func (c apiserverSpec) serve(ctx context.Context, ln net.Listener, log *slog.Log
 		MaxStreamingSessions:    c.maxSessions,
 		TracingReceiverAddress:  c.receiverAddress(),
 		TracingEndpoint:         c.tracingEndpoint,
+		Faults:                  c.faults,
 		// The flags' defaults.
 		AnonymousAuth:  true,
 		AnonymousPaths: apiserver.DefaultAnonymousPaths,
@@ -116,6 +120,7 @@ type criSpec struct {
 	maxSessions       int
 	streamIdleTimeout time.Duration
 	tracingEndpoint   string
+	faults            faults.Set
 }
 
 func (c criSpec) binary() string { return "fake-cri" }
@@ -133,6 +138,7 @@ func (c criSpec) args() []string {
 		args = append(args, "--stream-idle-timeout", c.streamIdleTimeout.String())
 	}
 	args = append(args, "--tracing-endpoint", c.tracingEndpoint)
+	args = append(args, faultArgs(c.faults)...)
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -141,6 +147,7 @@ func (c criSpec) serve(ctx context.Context, _ net.Listener, log *slog.Logger) er
 		Config:          fakecri.Config{Root: c.root, Logger: log},
 		Socket:          c.socket,
 		TracingEndpoint: c.tracingEndpoint,
+		Faults:          c.faults,
 		Streaming: streaming.Config{
 			Addr:              streamAddress,
 			MaxSessions:       c.maxSessions,
@@ -170,6 +177,7 @@ type kubeletSpec struct {
 	pkiDir          string
 	maxSessions     int
 	tracingEndpoint string
+	faults          faults.Set
 }
 
 func (c kubeletSpec) binary() string { return "fake-kubelet" }
@@ -188,6 +196,7 @@ func (c kubeletSpec) args() []string {
 		cert, key, ca := c.tlsFiles()
 		args = append(args, "--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", ca)
 	}
+	args = append(args, faultArgs(c.faults)...)
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -214,6 +223,7 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: c.maxSessions,
 		TracingEndpoint:      c.tracingEndpoint,
+		Faults:               c.faults,
 	})
 	if err != nil {
 		return err
@@ -237,4 +247,13 @@ func sessionLimitArgs(n int) []string {
 		return nil
 	}
 	return []string{"--max-streaming-sessions", strconv.Itoa(n)}
+}
+
+// faultArgs are a --fault flag per fault, which each binary takes.
+func faultArgs(s faults.Set) []string {
+	var args []string
+	for _, f := range s {
+		args = append(args, "--fault", f.String())
+	}
+	return args
 }

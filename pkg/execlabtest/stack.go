@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/execlab/execlab/internal/goroutines"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/pki"
 )
 
@@ -148,6 +149,7 @@ func (s *Stack) start(ctx context.Context) error {
 		streamingMode:   s.opts.StreamingMode,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.opts.TracingEndpoint,
+		faults:          s.opts.faultsAt("", faults.APIServer),
 	}
 	if !s.opts.Insecure {
 		s.CertDir = filepath.Join(spec.dataDir, "pki")
@@ -233,6 +235,7 @@ func (s *Stack) startNode(ctx context.Context, name string) error {
 		pkiDir:          s.CertDir,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.tracingReceiver,
+		faults:          s.opts.faultsAt(name, faults.Kubelet),
 	}
 	n.Kubelet = s.newComponent(kubeletName, spec, port, ln)
 	n.Kubelet.URL = s.baseURL(port)
@@ -259,6 +262,7 @@ func (s *Stack) startRuntime(ctx context.Context, n *Node) error {
 		maxSessions:       s.opts.MaxStreamingSessions,
 		streamIdleTimeout: s.opts.StreamIdleTimeout,
 		tracingEndpoint:   s.tracingReceiver,
+		faults:            s.opts.faultsAt(n.Name, faults.Runtime, faults.Streaming),
 	}
 	if s.opts.BinDir != "" {
 		// A process's goroutines are counted at its debug server.
