@@ -10,8 +10,9 @@
 //	                 wrapped *exec.ExitError)
 //	no-fallback      never falls back from WebSocket to SPDY       fallback; faults refuse-upgrade
 //	                                                               (transport=websocket), protocols
-//	ignores-close    keeps waiting after the server ended an       attach; faults close-after,
-//	                 attach session                                reset-after, kill
+//	ignores-close    keeps waiting once an attach session's        attach; faults close-after,
+//	                 connection ended, as if the user had yet to   reset-after, kill
+//	                 detach
 //	sends-1          sends stdin=1 where kubectl sends true        query
 //	impatient        gives up after 1 s without a byte (an idle    faults upgrade-delay, frame-delay
 //	                 timeout, as in virtual-kubelet #791)
@@ -34,6 +35,7 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/exec"
+	streamhttp "k8s.io/streaming/pkg/httpstream"
 
 	"github.com/execlab/execlab/pkg/conformance"
 )
@@ -96,8 +98,9 @@ var defects = map[string]func(c conformance.Client, ctx context.Context, req con
 	},
 	"ignores-close": func(c conformance.Client, ctx context.Context, req conformance.StreamRequest) error {
 		err := c.Stream(ctx, req)
-		if req.Subresource == "attach" && err == nil {
-			// An attach ends when the user detaches, it reckons.
+		if req.Subresource == "attach" && !refusedUpgrade(err) {
+			// An attach ends when the user detaches, it reckons, whatever
+			// became of the connection.
 			<-ctx.Done()
 			return ctx.Err()
 		}
@@ -130,6 +133,12 @@ var defects = map[string]func(c conformance.Client, ctx context.Context, req con
 	"ignores-cancel": func(c conformance.Client, _ context.Context, req conformance.StreamRequest) error {
 		return c.Stream(context.Background(), req)
 	},
+}
+
+// refusedUpgrade reports whether err says the upgrade was refused: the
+// session never began (client-go's SPDY upgrader says so only in words).
+func refusedUpgrade(err error) bool {
+	return err != nil && (streamhttp.IsUpgradeFailure(err) || strings.Contains(err.Error(), "unable to upgrade connection"))
 }
 
 // endless reads r and then, instead of its end, waits for ctx: a stdin

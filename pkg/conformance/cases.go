@@ -114,13 +114,20 @@ func lookupCase(name string) (testCase, bool) {
 const cutWait = 10 * time.Second
 
 // stream runs one session of a case through the client. With a fault on
-// (Options.Fault), the session is held to the fault's Expect instead: a
-// refusal must fail with the server's message and no exit code, a cut must
-// end within cutWait; either way the case ends there (expectationMet). A
-// fault whose sessions run as usual leaves the case to its checks.
+// (Options.Fault), WebSocket falls back to SPDY, and the session is held to
+// the fault's Expect: a refusal must fail with the server's message and no
+// exit code, a cut must end within cutWait; either way the case ends there
+// (expectationMet). A fault whose sessions run as usual leaves the case to
+// its checks.
 func (e *env) stream(ctx context.Context, req StreamRequest) error {
 	f := e.opts.Fault
-	if f == nil || f.Expect() == faults.Normal {
+	if f == nil {
+		return e.client.Stream(ctx, req)
+	}
+	// Under a fault a client behaves as kubectl does: a refused WebSocket
+	// falls back to SPDY.
+	req.Fallback = true
+	if f.Expect() == faults.Normal {
 		return e.client.Stream(ctx, req)
 	}
 	if f.Expect() == faults.Cut {

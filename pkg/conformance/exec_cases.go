@@ -71,7 +71,13 @@ func stdinEOF(ctx context.Context, e *env, p Protocol) error {
 		return notApplicable("v4.channel.k8s.io has no CLOSE signal: stdin cannot end before the session does")
 	}
 	var stdout bytes.Buffer
-	if err := e.stream(ctx, e.exec(p, []string{"cat"}, strings.NewReader("x\n"), &stdout, io.Discard)); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, cutWait)
+	defer cancel()
+	err := e.stream(ctx, e.exec(p, []string{"cat"}, strings.NewReader("x\n"), &stdout, io.Discard))
+	if ctx.Err() != nil {
+		return fmt.Errorf("cat still ran %v after stdin's end: %w", cutWait, ctx.Err())
+	}
+	if err != nil {
 		return err
 	}
 	if stdout.String() != "x\n" {

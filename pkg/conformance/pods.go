@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,8 +98,31 @@ func echo(name string, port int) corev1.Container {
 }
 
 // randomPort picks a port for a server in a pod, away from the kernel's
-// ephemeral range (32768–60999 on Linux).
-func randomPort() int { return 20000 + rand.IntN(12000) }
+// ephemeral range (32768–60999 on Linux): one free here, for the fake
+// runtime's pods share this host's network, and taken by no other run of
+// this process. A cluster's pods have networks of their own, where any
+// port does.
+func randomPort() int {
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	for {
+		p := 20000 + rand.IntN(12000)
+		if ports.taken[p] {
+			continue
+		}
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+			l.Close()
+			ports.taken[p] = true
+			return p
+		}
+	}
+}
+
+// ports are the ports the runs of this process have picked.
+var ports = struct {
+	mu    sync.Mutex
+	taken map[int]bool
+}{taken: map[int]bool{}}
 
 func (e *env) pod(name string, restart corev1.RestartPolicy, containers ...corev1.Container) *corev1.Pod {
 	for i := range containers {

@@ -21,14 +21,10 @@ type conn struct {
 	faults Set
 	in     side
 	out    side
-	// inFrames is the in side's frames, set by the out side when the
-	// answer is a 101, before the client can have seen it.
-	inFrames atomic.Pointer[frames]
-	// websocket and portForward say how the frames are made, from the
-	// request.
-	websocket, portForward bool
-	closed                 chan struct{}
-	closeOnce              sync.Once
+	// refused is set when the answer was no 101: nothing is framed.
+	refused   atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // side is one direction's state. Read and Write are each called by one
@@ -37,7 +33,9 @@ type side struct {
 	mu     sync.Mutex
 	out    bool
 	frames *frames
-	// head collects the answer's head (out only) until its blank line.
+	// head collects the answer's head (out only) until its blank line,
+	// unless the hop wrote it before it hijacked the connection (as the
+	// upgraders of k8s.io/streaming do): then frames come first.
 	head     []byte
 	headDone bool
 	// count is, per fault, the bytes counted so far.
@@ -54,17 +52,16 @@ type side struct {
 // untouched.
 const maxHead = 64 << 10
 
+// newConn wraps c, which the hop hijacked to answer r, a session of kind.
+// Both ways are framed from the start: a client sends nothing before its
+// 101, and a hop that answers otherwise (a proxy passing a refusal on)
+// writes that answer first, which readHead sees.
 func newConn(c net.Conn, faults Set, r *http.Request, kind string) *conn {
-	fc := &conn{
-		Conn:        c,
-		faults:      faults,
-		websocket:   transportOf(r) == "websocket",
-		portForward: kind == "portforward",
-		closed:      make(chan struct{}),
-	}
-	fc.in.count = make([]int64, len(faults))
-	fc.out.count = make([]int64, len(faults))
-	fc.out.out = true
+	names := &streamNames{}
+	websocket, portForward := transportOf(r) == "websocket", kind == "portforward"
+	fc := &conn{Conn: c, faults: faults, closed: make(chan struct{})}
+	fc.in = side{count: make([]int64, len(faults)), frames: &frames{websocket: websocket, portForward: portForward, names: names, decode: true}}
+	fc.out = side{out: true, count: make([]int64, len(faults)), frames: &frames{websocket: websocket, portForward: portForward, names: names}}
 	return fc
 }
 
@@ -78,14 +75,14 @@ func (c *conn) Write(p []byte) (int, error) {
 		<-c.closed
 		return 0, net.ErrClosed
 	}
-	if s.headDone && s.frames == nil {
+	if c.refused.Load() {
 		return c.Conn.Write(p)
 	}
 	w := &partialWriter{conn: c.Conn, p: p}
 	i := 0
 	if !s.headDone {
 		i = c.readHead(p)
-		if !s.headDone || s.frames == nil {
+		if !s.headDone || c.refused.Load() {
 			return w.flushAll()
 		}
 		// A cut after 0 bytes of the connection comes right after the head.
@@ -119,24 +116,29 @@ func (c *conn) Write(p []byte) (int, error) {
 }
 
 // readHead takes the answer's head out of p, up to its blank line, and
-// returns how much of p it was; once whole, a 101 starts the frames.
+// returns how much of p it was; an answer other than 101 is passed on
+// untouched, and so is all that follows. What is no head (a frame) means
+// the hop wrote its 101 before it hijacked the connection.
 func (c *conn) readHead(p []byte) int {
 	s := &c.out
+	if len(s.head) == 0 && len(p) > 0 && !bytes.HasPrefix(p, []byte("HTTP/")[:min(len(p), 5)]) {
+		s.headDone = true
+		return 0
+	}
 	seen := len(s.head)
 	s.head = append(s.head, p...)
 	end := bytes.Index(s.head, []byte("\r\n\r\n"))
 	if end < 0 {
 		if len(s.head) > maxHead {
 			s.head, s.headDone = nil, true
+			c.refused.Store(true)
 		}
 		return len(p)
 	}
 	end += 4
 	s.headDone = true
-	if bytes.HasPrefix(s.head, []byte("HTTP/1.1 101 ")) {
-		names := &streamNames{}
-		s.frames = &frames{websocket: c.websocket, portForward: c.portForward, names: names}
-		c.inFrames.Store(&frames{websocket: c.websocket, portForward: c.portForward, names: names, decode: true})
+	if !bytes.HasPrefix(s.head, []byte("HTTP/1.1 101 ")) {
+		c.refused.Store(true)
 	}
 	s.head = nil
 	return end - seen
@@ -169,10 +171,8 @@ func (c *conn) Read(p []byte) (int, error) {
 	} else {
 		n, err = c.Conn.Read(p)
 	}
-	if s.frames == nil {
-		if s.frames = c.inFrames.Load(); s.frames == nil {
-			return n, err
-		}
+	if c.refused.Load() {
+		return n, err
 	}
 	for i := 0; i < n; {
 		start := i
