@@ -8,6 +8,5 @@
 //
 //	demostack.go  Up, Down, Reset: start, stop, and back to the demo pod alone
 //	status.go     Status: the components, the pods and the sessions open
-//	sessions.go   openSessions: the streaming connections a kubelet holds, from /proc
 //	containerd.go the private containerd of scripts/containerd.sh, for --runtime containerd
 package demostack
