@@ -5,9 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/pkg/fakecri/catalog"
 )
 
 func TestNormalizeReference(t *testing.T) {
@@ -82,14 +85,17 @@ func TestImages(t *testing.T) {
 	if img := status("docker.io/library/alpine"); img != nil {
 		t.Errorf("status of an image never pulled: %v, want none", img)
 	}
+	busybox, _ := catalog.Lookup("docker.io/library/busybox:latest")
+	content := busybox.Content("docker.io/library/busybox:latest")
 	id := pull("busybox")
-	if id != imageID("docker.io/library/busybox:latest") || len(id) != len("sha256:")+64 {
+	if id != content.ID || len(id) != len("sha256:")+64 {
 		t.Errorf("pulled busybox as %q", id)
 	}
 	if again := pull("docker.io/library/busybox:latest"); again != id {
 		t.Errorf("the same image pulled again is %q, was %q", again, id)
 	}
-	want := &runtimeapi.Image{Id: id, RepoTags: []string{"docker.io/library/busybox:latest"}}
+	want := &runtimeapi.Image{Id: id, RepoTags: []string{"docker.io/library/busybox:latest"},
+		RepoDigests: []string{"docker.io/library/busybox@" + content.Manifest}, Size: uint64(content.Size)}
 	for _, ref := range []string{"busybox", "busybox:latest", "docker.io/library/busybox:latest", id, strings.TrimPrefix(id, "sha256:")} {
 		if img := status(ref); !proto.Equal(img, want) {
 			t.Errorf("status of %q: %v, want %v", ref, img, want)
@@ -120,7 +126,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("image %v, ref %q", st.Image, st.ImageRef)
 	}
 	cfg = containerConfig("p", "e", "true")
-	cfg.Image.Image = imageID("never")
+	cfg.Image.Image = digest.FromString("never").String()
 	_, err = e.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb, Config: cfg})
 	wantCode(t, err, codes.NotFound, `failed to resolve image "`+cfg.Image.Image+`": not found`)
 
@@ -138,4 +144,10 @@ func TestImages(t *testing.T) {
 		fs.ImageFilesystems[0].UsedBytes.Value == 0 || fs.ImageFilesystems[0].InodesUsed.Value == 0 || fs.ImageFilesystems[0].Timestamp == 0 {
 		t.Errorf("ImageFsInfo: %v, %v", fs, err)
 	}
+}
+
+// catalogueID is the ID of the catalogue's image ref names.
+func catalogueID(ref string) string {
+	img, _ := catalog.Lookup(ref)
+	return img.Content(ref).ID
 }
