@@ -52,6 +52,8 @@ type container struct {
 	wd     string
 	files  imageFiles
 	execs  map[*process]struct{}
+	// lastCPU is the CPU time the last stats read, for the next one's rate.
+	lastCPU cpuSample
 }
 
 // containerImage is what a container keeps of its image.

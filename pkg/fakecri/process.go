@@ -230,19 +230,31 @@ func (p *process) closeStdio() {
 // their own. Only a process that left the session (setsid) escapes.
 func killSession(sid int) {
 	unix.Kill(-sid, unix.SIGKILL)
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil || pid == sid {
-			continue
-		}
-		if s, err := unix.Getsid(pid); err == nil && s == sid {
+	for _, pid := range sessionMembers(map[int]bool{sid: true}) {
+		if pid != sid {
 			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
+}
+
+// sessionMembers lists the processes of the sessions sids, as /proc shows
+// them now.
+func sessionMembers(sids map[int]bool) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		if s, err := unix.Getsid(pid); err == nil && sids[s] {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // ptyReader reads a pty master, whose reads fail with EIO once the last

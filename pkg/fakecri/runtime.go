@@ -121,9 +121,21 @@ func (rt *Runtime) Close() error {
 	for _, c := range rt.containers {
 		cs = append(cs, c)
 	}
+	var ports []*hostPorts
+	for _, s := range rt.sandboxes {
+		s.mu.Lock()
+		if s.ports != nil {
+			ports = append(ports, s.ports)
+		}
+		s.ports = nil
+		s.mu.Unlock()
+	}
 	rt.mu.Unlock()
 	for _, c := range cs {
 		c.killAll()
+	}
+	for _, p := range ports {
+		p.stop()
 	}
 	rt.monitors.Wait()
 	return nil

@@ -2,8 +2,6 @@ package fakecri
 
 import (
 	"context"
-	"io/fs"
-	"path/filepath"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -53,17 +51,7 @@ func (s *Service) RemoveImage(_ context.Context, r *runtimeapi.RemoveImageReques
 // ImageFsInfo reports the runtime's root, where images and containers are
 // kept, with what fake-cri's own files use of it.
 func (s *Service) ImageFsInfo(context.Context, *runtimeapi.ImageFsInfoRequest) (*runtimeapi.ImageFsInfoResponse, error) {
-	var bytes, inodes uint64
-	filepath.WalkDir(s.rt.root, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // a file removed during the walk
-		}
-		inodes++
-		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
-			bytes += uint64(fi.Size())
-		}
-		return nil
-	})
+	bytes, inodes := diskUsage(s.rt.root)
 	usage := func() *runtimeapi.FilesystemUsage {
 		return &runtimeapi.FilesystemUsage{
 			Timestamp:  time.Now().UnixNano(),
