@@ -58,8 +58,11 @@ func findTools(cfg Config, log *slog.Logger) *tools {
 		}
 		t.imagebin = firstExecutable(append(beside, inPath("imagebin")...))
 	}
+	if t.imagebin != "" && executable(t.imagebin) != nil {
+		t.imagebin = ""
+	}
 	if t.imagebin == "" {
-		log.Warn("no imagebin (go build -o bin/ ./cmd/...): agnhost, nginx, httpd and pause will not start")
+		log.Warn("no imagebin (go build -o bin/ ./cmd/...): agnhost, nginx, httpd and pause will not start", "imagebin", cfg.ImageBin)
 	}
 	return t
 }
