@@ -73,14 +73,7 @@ func FuzzNormalizeReference(f *testing.F) {
 
 func TestImages(t *testing.T) {
 	e := newEnv(t, t.TempDir())
-	pull := func(ref string) string {
-		t.Helper()
-		resp, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.ImageRef
-	}
+	pull := e.pull
 	status := func(ref string) *runtimeapi.Image {
 		t.Helper()
 		resp, err := e.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
@@ -172,14 +165,7 @@ func TestImageFields(t *testing.T) {
 		}
 		return resp
 	}
-	pull := func(ref string) string {
-		t.Helper()
-		resp, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.ImageRef
-	}
+	pull := e.pull
 	// The user: a uid when numeric, else a user name, without the group.
 	const tools = "gcr.io/k8s-staging-cri-tools/"
 	for ref, want := range map[string]*runtimeapi.Image{
@@ -270,4 +256,14 @@ func TestUnknownImages(t *testing.T) {
 	if _, err := New(Config{Root: t.TempDir(), UnknownImages: "maybe"}); err == nil || err.Error() != `fakecri: unknown images "maybe": want "generic" or "not-found"` {
 		t.Errorf("a bad policy: %v", err)
 	}
+}
+
+// pull pulls ref and returns the image's ID.
+func (e *env) pull(ref string) string {
+	e.t.Helper()
+	resp, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.ImageRef
 }

@@ -29,9 +29,7 @@ func busyboxBinary(t *testing.T, e *env) string {
 // (none: the image's).
 func (e *env) pullRun(sb, pod, name, image string, cmd ...string) string {
 	e.t.Helper()
-	if _, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.pull(image)
 	cfg := containerConfig(pod, name, cmd...)
 	cfg.Image.Image = image
 	id := e.create(sb, pod, cfg)
@@ -134,9 +132,7 @@ func TestImageConfig(t *testing.T) {
 	cfg := containerConfig("p", "web", "sleep", "1000")
 	cfg.Image.Image = "httpd"
 	cfg.Envs = []*runtimeapi.KeyValue{{Key: "HTTPD_VERSION", Value: []byte("2.4.99")}}
-	if _, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: cfg.Image}); err != nil {
-		t.Fatal(err)
-	}
+	e.pull(cfg.Image.Image)
 	id := e.create(sb, "p", cfg)
 	if st := e.status(id); st.StopSignal != runtimeapi.Signal_SIGNAL_SIGWINCH {
 		t.Errorf("stop signal %v, want the image's SIGWINCH", st.StopSignal)
@@ -211,9 +207,7 @@ func TestImagePrograms(t *testing.T) {
 	cfg := containerConfig("p", "ep")
 	cfg.Image.Image = "registry.k8s.io/e2e-test-images/agnhost:2.56"
 	cfg.Args = []string{"entrypoint-tester", "x"}
-	if _, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: cfg.Image}); err != nil {
-		t.Fatal(err)
-	}
+	e.pull(cfg.Image.Image)
 	id := e.create(sb, "p", cfg)
 	if _, err := e.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 		t.Fatal(err)

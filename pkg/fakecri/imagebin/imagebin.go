@@ -2,9 +2,9 @@
 // neither busybox nor the host provides, written in Go: agnhost's
 // subcommands that Kubernetes' end-to-end tests run, stand-ins for nginx and
 // Apache httpd that serve their images' default pages, and the pause binary
-// (package pause, which cmd/pause is too). cmd/imagebin is one binary of them all, as busybox is of its
-// applets; fake-cri runs it for the files that pkg/fakecri/catalog maps to
-// it.
+// (package pause, which cmd/pause is too). cmd/imagebin is one binary of
+// them all, as busybox is of its applets; fake-cri runs it for the files
+// that pkg/fakecri/catalog maps to it.
 //
 // The runtime names the program in the environment variable ProgramEnv
 // (imagebin removes it before the program starts, so that nothing the
