@@ -7,7 +7,7 @@ FUZZTIME ?= 20000x
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
 
-.PHONY: build demo down status reset setup test lint unit fuzz docs e2e bench test-containerd containerd-up containerd-down containerd-status
+.PHONY: build demo down status reset setup test lint unit fuzz docs e2e bench critest test-containerd containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -59,6 +59,12 @@ bench:
 
 e2e:
 	$(GO) test -count=1 -timeout 20m ./test/e2e/
+
+# The CRI validation suite, cri-tools' critest v1.34, against fake-cri over
+# SPDY and WebSocket (docs/fake-runtime.md). Built into .execlab/tools on
+# first use. CI runs it after test (.ci/run).
+critest:
+	scripts/critest.sh
 
 # The end-to-end suite again with containerd as the runtime of its stacks:
 # its own containerd, set up and removed again even when a test fails, and

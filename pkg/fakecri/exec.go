@@ -195,7 +195,7 @@ func (c *container) startExec(execID string, spec procSpec) (*process, error) {
 	if state := c.stateLocked(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil, fmt.Errorf("container is in %s state", state)
 	}
-	spec.env, spec.dir = c.env, c.wd
+	spec.env, spec.dir, spec.files = c.env, c.wd, c.files
 	if spec.tty {
 		spec.env = append(slices.Clone(c.env), "TERM=xterm")
 	}
