@@ -41,8 +41,9 @@
 //     Config.Tty gives it a pseudo-terminal. Every attached client gets the
 //     output; one that lags a queue behind holds it up, as with containerd,
 //     but never the container's end. Execs run in the same environment; with
-//     a TTY they get TERM=xterm, as with containerd, and start at the size
-//     the client has already sent, if any.
+//     a TTY they get TERM=xterm, as with containerd, and start at the
+//     client's first terminal size, waited for half a second at most
+//     (containerd starts them first: `stty size` may read 0 0).
 //   - Exit codes are the process's own, or 128+n when killed by signal n.
 //     StopContainer sends the stop signal (SIGTERM unless Config.StopSignal)
 //     to the process group, then SIGKILL after the timeout. With no pid

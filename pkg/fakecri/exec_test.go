@@ -292,3 +292,26 @@ func TestStreamingRPCs(t *testing.T) {
 	_, err = e.rs.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: created, Cmd: []string{"true"}, Stdout: true})
 	wantCode(t, err, codes.Unknown, "container is in CONTAINER_CREATED state")
 }
+
+// TestInitialSize: a TTY exec starts at the client's first size, which it
+// waits for a while; a later size already queued wins; no size at all
+// starts it without one after the wait.
+func TestInitialSize(t *testing.T) {
+	sizes := make(chan streaming.TerminalSize, 2)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		sizes <- streaming.TerminalSize{Width: 100, Height: 40}
+	}()
+	if ws := initialSize(sizes); ws == nil || ws.Rows != 40 || ws.Cols != 100 {
+		t.Errorf("a size sent 50 ms late: %+v, want 40x100", ws)
+	}
+	sizes <- streaming.TerminalSize{Width: 80, Height: 24}
+	sizes <- streaming.TerminalSize{Width: 120, Height: 50}
+	if ws := initialSize(sizes); ws == nil || ws.Rows != 50 || ws.Cols != 120 {
+		t.Errorf("two sizes queued: %+v, want the later, 50x120", ws)
+	}
+	start := time.Now()
+	if ws := initialSize(make(chan streaming.TerminalSize)); ws != nil || time.Since(start) < firstSizeWait {
+		t.Errorf("no size: %+v after %v, want none after %v", ws, time.Since(start), firstSizeWait)
+	}
+}
