@@ -6,9 +6,9 @@
 //	execlab status                           what runs, the pods, the sessions open
 //	execlab reset                            every pod gone but the demo pod, which runs
 //
-// The binaries are the ones beside it; the state is in $EXECLAB_STATE
-// (default .execlab/ in the repository), the ports $EXECLAB_APISERVER_PORT
-// (6443) and $EXECLAB_KUBELET_PORT (10250).
+// The binaries are beside it; the state in $EXECLAB_STATE (.execlab/), the
+// ports $EXECLAB_APISERVER_PORT (6443) and $EXECLAB_KUBELET_PORT (10250),
+// an OTLP/HTTP collector for every span in $EXECLAB_TRACING_ENDPOINT.
 package main
 
 import (
@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	// bin/execlab: the repository is the directory above.
 	root := filepath.Dir(filepath.Dir(exe))
-	cfg := demostack.Config{Root: root, StateDir: os.Getenv("EXECLAB_STATE"), Stdout: os.Stdout, Stderr: os.Stderr}
+	cfg := demostack.Config{Root: root, StateDir: os.Getenv("EXECLAB_STATE"), TracingEndpoint: os.Getenv("EXECLAB_TRACING_ENDPOINT"), Stdout: os.Stdout, Stderr: os.Stderr}
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(root, ".execlab")
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	// APIServerPort and KubeletPort are where Up starts them.
 	APIServerPort int
 	KubeletPort   int
+	// TracingEndpoint, when set, is an OTLP/HTTP collector (a Jaeger) that
+	// the apiserver sends every component's spans on to.
+	TracingEndpoint string
 	// Stdout gets what a script reads (the kubeconfig's path, the status);
 	// Stderr what a person reads.
 	Stdout, Stderr io.Writer
@@ -70,11 +73,12 @@ func Up(ctx context.Context, cfg Config, runtime string) error {
 		}
 	}
 	opts := execlabtest.Options{
-		StateDir:      cfg.StateDir,
-		BinDir:        filepath.Join(cfg.Root, "bin"),
-		Detach:        true,
-		APIServerPort: cfg.APIServerPort,
-		KubeletPort:   cfg.KubeletPort,
+		StateDir:        cfg.StateDir,
+		BinDir:          filepath.Join(cfg.Root, "bin"),
+		Detach:          true,
+		APIServerPort:   cfg.APIServerPort,
+		KubeletPort:     cfg.KubeletPort,
+		TracingEndpoint: cfg.TracingEndpoint,
 	}
 	if runtime == ContainerdRuntime {
 		var err error

@@ -50,6 +50,9 @@ type apiserverSpec struct {
 	// tracingEndpoint, a collector it sends every span on to.
 	receiverPort    int
 	tracingEndpoint string
+	// receiver, in this process, holds the listener taken on receiverPort
+	// until the first start takes it.
+	receiver *reservedListener
 }
 
 func (c apiserverSpec) binary() string { return "fake-apiserver" }
@@ -90,6 +93,7 @@ func (c apiserverSpec) serve(ctx context.Context, ln net.Listener, log *slog.Log
 		StreamingMode:           c.streamingMode,
 		MaxStreamingSessions:    c.maxSessions,
 		TracingReceiverAddress:  c.receiverAddress(),
+		TracingReceiverListener: c.receiver.take(),
 		TracingEndpoint:         c.tracingEndpoint,
 		// The flags' defaults.
 		AnonymousAuth:  true,

@@ -166,9 +166,11 @@ func (s *Stack) start(ctx context.Context) error {
 		return fmt.Errorf("apiserver: %w", err)
 	}
 	spec.port = port
-	if spec.receiverPort, err = freePort(); err != nil {
+	receiver, receiverPort, err := s.reservePort(0)
+	if err != nil {
 		return fmt.Errorf("apiserver: %w", err)
 	}
+	spec.receiverPort, spec.receiver = receiverPort, &reservedListener{ln: receiver}
 	s.tracingReceiver = spec.receiverURL()
 	s.APIServer = s.newComponent("apiserver", spec, port, ln)
 	s.APIServer.URL = s.baseURL(port)

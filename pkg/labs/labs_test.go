@@ -55,6 +55,7 @@ func TestMatch(t *testing.T) {
 		{[]string{"trace <trace-id>: <any>"}, "trace 0123456789abcdef0123456789abcdef: exec\n", true},
 		{[]string{"trace <trace-id>"}, "trace 0123\n", false},
 		{[]string{"<none>"}, "<none>\n", true},
+		{[]string{"Key: <base64>"}, "Key: /D3ZRFs8uTMsrNJfaYKPvg==\n", true},
 		{nil, "", true},
 		{nil, "unexpected\n", false},
 	} {
