@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,11 +14,12 @@ import (
 // kubelet with PID pid proxies, from what the kernel says of its sockets
 // (/proc/PID/fd, /proc/PID/net/tcp and tcp6): each session holds one TCP
 // connection from the kubelet to the runtime's streaming server, and the
-// kubelet's only other TCP connections are from and to the apiserver (the
-// CRI API it reaches over a unix socket). A plain request the kubelet
+// kubelet's only other TCP connections are to it, on kubeletPort, and to
+// peers: the apiserver and its span receiver (the CRI API it reaches over
+// a unix socket). A plain request the kubelet
 // proxied to the streaming server, which keeps its connection idle, would
 // count as well; upgrades, which sessions are, never do.
-func openSessions(pid, kubeletPort, apiserverPort int) (int, error) {
+func openSessions(pid, kubeletPort int, peers ...int) (int, error) {
 	proc := filepath.Join("/proc", strconv.Itoa(pid))
 	fds, err := os.ReadDir(filepath.Join(proc, "fd"))
 	if err != nil {
@@ -44,7 +46,7 @@ func openSessions(pid, kubeletPort, apiserverPort int) (int, error) {
 			if len(fields) < 10 || fields[3] != tcpEstablished || !sockets[fields[9]] {
 				continue
 			}
-			if port(fields[1]) != kubeletPort && port(fields[2]) != apiserverPort {
+			if port(fields[1]) != kubeletPort && !slices.Contains(peers, port(fields[2])) {
 				n++
 			}
 		}

@@ -50,7 +50,7 @@ func Status(ctx context.Context, cfg Config) error {
 		if !n.Kubelet.Running() {
 			continue
 		}
-		open, err := openSessions(n.Kubelet.PID(), portOf(n.Kubelet.URL), portOf(s.APIServer.URL))
+		open, err := openSessions(n.Kubelet.PID(), portOf(n.Kubelet.URL), portOf(s.APIServer.URL), portOf(s.TracingReceiver()))
 		if err != nil {
 			return fmt.Errorf("sessions of %s: %w", n.Kubelet.Name, err)
 		}
