@@ -123,10 +123,11 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		return " (WebSocket refused)"
 	}
 	g.proxy.ServeHTTP(w, r)
+	path, _ := g.upstreamPath(r.URL)
 	if httpstream.IsUpgradeRequest(r) {
-		return " (upgrade: " + r.Header.Get("Upgrade") + ")"
+		return " from " + path + " (upgrade: " + r.Header.Get("Upgrade") + ")"
 	}
-	return ""
+	return " from " + path
 }
 
 // upstreamPath is u's path with the prefix taken off, escaped and not.
