@@ -22,8 +22,8 @@ import (
 // answers with a redirect to its runtime's streaming server (a kubelet with
 // --redirect-container-streaming), connects there itself and splices the
 // client to it: the kubelet is then out of the session. kube-apiserver did
-// this under the StreamingProxyRedirects gate (on by default until 1.20,
-// removed in 1.24) through UpgradeAwareHandler's InterceptRedirects and
+// this under the StreamingProxyRedirects gate (on by default until 1.22,
+// removed in 1.24; KEP 1558) through UpgradeAwareHandler's InterceptRedirects and
 // RequireSameHostRedirects (apimachinery ≤ v0.23, pkg/util/proxy/upgradeaware.go
 // tryUpgrade and pkg/util/net/http.go ConnectWithRedirects). Hand-written:
 // the code left apimachinery with the feature, and it is a teaching switch
@@ -79,11 +79,12 @@ func (h *redirectFollower) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // connect sends the request to the kubelet and follows its 302 answers,
-// as ConnectWithRedirects did: a redirected request becomes a GET, and goes only to the kubelet's own host (RequireSameHostRedirects,
-// the ValidateProxyRedirects gate), the defence added after a node could
-// send the apiserver, with its credentials, anywhere (CVE-2020-8559). It
-// returns the connection that gave an answer other than 302, that answer's
-// status, and every byte read from it.
+// as ConnectWithRedirects did: a redirected request becomes a GET, and goes
+// only to the kubelet's own host (RequireSameHostRedirects, the
+// ValidateProxyRedirects gate), the defence added after a node could send
+// the apiserver, with its client certificate, anywhere (CVE-2018-1002102).
+// It returns the connection that gave an answer other than 302, that
+// answer's status, and every byte read from it.
 func (h *redirectFollower) connect(req *http.Request) (net.Conn, int, []byte, error) {
 	clone := utilnet.CloneRequest(req)
 	utilnet.AppendForwardedForHeader(clone)
