@@ -24,7 +24,7 @@ ours_ps() {
 	local p comm args
 	for p in /proc/[0-9]*; do
 		comm=$(cat "$p/comm" 2>/dev/null) || continue
-		args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		if [[ $comm == containerd* || $comm == runc || $comm == pause || $args == *"$state/"* ]] ||
 			grep -q '/k8s.io' "$p/cgroup" 2>/dev/null; then
 			echo "${p#/proc/} $comm $args"

@@ -40,7 +40,7 @@ func Labs(root string) ([]Lab, error) {
 	return out, nil
 }
 
-// title is a page's first heading.
+// title is a page's first heading, without its "Lab N: ".
 func title(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -50,6 +50,9 @@ func title(path string) (string, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if t, ok := strings.CutPrefix(sc.Text(), "# "); ok {
+			if n, rest, ok := strings.Cut(t, ": "); ok && strings.HasPrefix(n, "Lab ") {
+				t = rest
+			}
 			return t, nil
 		}
 	}

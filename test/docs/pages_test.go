@@ -103,6 +103,15 @@ func runPage(t *testing.T, root string, page *labs.Page) {
 		if err := demostack.Down(context.Background(), cfg); err != nil {
 			t.Errorf("execlab down: %v", err)
 		}
+		if slices.Contains(page.Needs, "containerd") {
+			// A page that failed before its own `down` leaves its
+			// containerd running: nothing else would stop it.
+			down := exec.Command(filepath.Join(root, "scripts", "containerd.sh"), "down")
+			down.Env = append(os.Environ(), "EXECLAB_STATE="+cfg.StateDir)
+			if out, err := down.CombinedOutput(); err != nil {
+				t.Errorf("scripts/containerd.sh down: %v\n%s", err, out)
+			}
+		}
 		if t.Failed() {
 			for _, name := range []string{"apiserver", "kubelet", "cri"} {
 				b, _ := os.ReadFile(filepath.Join(cfg.StateDir, "logs", name+".log"))
