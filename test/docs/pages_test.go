@@ -3,6 +3,7 @@ package docs
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -17,12 +18,23 @@ import (
 	"github.com/execlab/execlab/pkg/labs"
 )
 
-// containerdEnv, set to 1, runs the pages that need containerd too
-// (scripts/test-containerd.sh); they run one at a time, each starting and
-// stopping a containerd of its own.
+// containerdEnv, set to 1, runs the pages that need containerd, and only
+// those (scripts/test-containerd.sh, after `make test` ran the others):
+// one at a time, each starting and stopping a containerd of its own.
 const containerdEnv = "EXECLAB_DOCS_CONTAINERD"
 
+// pagesAtOnce is how many pages run in parallel unless -parallel says:
+// a page waits (on its stack, on a token's minute) far more than it
+// computes, so more of them than cores.
+const pagesAtOnce = "4"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", pagesAtOnce)
+	}
 	// The pages run the repository's binaries, as a learner does after
 	// `make build`.
 	build := exec.Command("go", "build", "-o", filepath.Join(repo, "bin")+"/", filepath.Join(repo, "cmd")+"/...")
@@ -54,7 +66,8 @@ func TestPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	var have []string
-	if os.Getenv(containerdEnv) == "1" {
+	onlyContainerd := os.Getenv(containerdEnv) == "1"
+	if onlyContainerd {
 		have = append(have, "containerd")
 	}
 	for _, path := range append(paths, labPaths...) {
@@ -71,10 +84,14 @@ func TestPages(t *testing.T) {
 			continue
 		}
 		t.Run(strings.ReplaceAll(rel, "/", "-"), func(t *testing.T) {
+			needsContainerd := slices.Contains(page.Needs, "containerd")
 			if ok, lacks := page.Runnable(have...); !ok {
 				t.Skipf("needs %s: %s=1 runs it (make test-containerd)", lacks, containerdEnv)
 			}
-			if !slices.Contains(page.Needs, "containerd") {
+			if onlyContainerd && !needsContainerd {
+				t.Skipf("needs no containerd; %s=1 runs only the pages that do", containerdEnv)
+			}
+			if !needsContainerd {
 				t.Parallel()
 			}
 			runPage(t, root, page)
