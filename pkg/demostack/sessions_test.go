@@ -45,4 +45,8 @@ func TestOpenSessions(t *testing.T) {
 	if n := count(0, port); n != before+1 {
 		t.Errorf("with the end towards the apiserver left out: %d, %d before", n, before)
 	}
+	// The apiserver's span receiver is a peer too.
+	if n, err := openSessions(os.Getpid(), 0, 1, port); err != nil || n != before+1 {
+		t.Errorf("with the end towards another peer left out: %d (%v), %d before", n, err, before)
+	}
 }
