@@ -239,7 +239,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if receiver != nil {
 		receiver.Close()
 	}
-	s.tracing.Shutdown(shutdownCtx)
+	// A context of its own: Shutdown may have used up the grace, and a
+	// tracer provider given an expired context leaves its span processors
+	// running.
+	tracingCtx, cancelTracing := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancelTracing()
+	s.tracing.Shutdown(tracingCtx)
 	if err == nil {
 		err = <-serveErr
 	}
