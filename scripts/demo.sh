@@ -42,4 +42,6 @@ The stack is running on 127.0.0.1 (logs in $state/logs). Use it with kubectl:
 
 or with bin/mini-kubectl the same way. See what runs with: make status
 Back to the demo pod alone with: make reset. Stop it with: make down
+Workshop labs: make lab (docs/labs/README.md); eval "\$(bin/execlab env)" gives
+your shell \$APISERVER, \$TOKEN, \$CACERT… to follow one by hand.
 EOF2

@@ -72,6 +72,12 @@ type Options struct {
 	// sessions proxied at once; past it a request gets 429. Default
 	// DefaultMaxStreamingSessions.
 	MaxStreamingSessions int
+	// StreamingProxyRedirects follows a kubelet's redirect to its
+	// runtime's streaming server, as kube-apiserver's gate of that name did
+	// until 1.24 (redirects.go); a teaching switch, for kubelets with
+	// --redirect-container-streaming. WebSocket sessions that the apiserver
+	// translates do not follow: translation came after redirects went.
+	StreamingProxyRedirects bool
 	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the
 	// apiserver's traces go to, and those its receiver takes in (see
 	// pkg/tracing); the live view at /ui/ has them either way.

@@ -101,7 +101,7 @@ func (t *sessionTrace) fetch(ctx context.Context, s *session, id string) (tracin
 		if err == nil {
 			err = json.Unmarshal(body, &d)
 		}
-		done := err == nil && !d.Session.Running && endedAt(d, tracing.HopAPIServer, tracing.HopKubelet, tracing.HopStreaming)
+		done := err == nil && !d.Session.Running && sessionSpans(d.Spans, tracing.HopAPIServer, tracing.HopKubelet, tracing.HopStreaming)
 		if done || time.Now().After(deadline) {
 			if err == nil && d.Session.TraceID == "" {
 				err = errors.New("the apiserver has no such session")
@@ -116,10 +116,10 @@ func (t *sessionTrace) fetch(ctx context.Context, s *session, id string) (tracin
 	}
 }
 
-// endedAt reports whether the session span of each hop is in d.
-func endedAt(d tracing.SessionDetail, hops ...string) bool {
+// sessionSpans reports whether spans hold the session span of each of hops.
+func sessionSpans(spans []tracing.Span, hops ...string) bool {
 	for _, hop := range hops {
-		if !slices.ContainsFunc(d.Hops, func(h tracing.HopSummary) bool { return h.Hop == hop }) {
+		if !slices.ContainsFunc(spans, func(sp tracing.Span) bool { return sp.Hop() == hop && sp.Attr(tracing.AttrSession) != "" }) {
 			return false
 		}
 	}
