@@ -20,7 +20,7 @@
 //	                 ran and exited 0                              refuse-upgrade, cri-error,
 //	                                                               streaming-url, token-expiry
 //	ignores-cancel   streams without a context, as client-go's     cancel; fault stall
-//	                 deprecated Stream                             
+//	                 deprecated Stream
 package brokenclients
 
 import (

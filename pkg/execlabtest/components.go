@@ -47,11 +47,16 @@ type apiserverSpec struct {
 	policyFile    string
 	streamingMode apiserver.StreamingMode
 	maxSessions   int
+	// followRedirects is --streaming-proxy-redirects.
+	followRedirects bool
 	// receiverPort is where the apiserver takes in the others' spans;
 	// tracingEndpoint, a collector it sends every span on to.
 	receiverPort    int
 	tracingEndpoint string
 	faults          faults.Set
+	// receiver, in this process, holds the listener taken on receiverPort
+	// until the first start takes it.
+	receiver *reservedListener
 }
 
 func (c apiserverSpec) binary() string { return "fake-apiserver" }
@@ -75,6 +80,9 @@ func (c apiserverSpec) args() []string {
 	if c.streamingMode != "" {
 		args = append(args, "--streaming-mode", string(c.streamingMode))
 	}
+	if c.followRedirects {
+		args = append(args, "--streaming-proxy-redirects")
+	}
 	args = append(args, "--tracing-receiver-address", c.receiverAddress())
 	if c.tracingEndpoint != "" {
 		args = append(args, "--tracing-endpoint", c.tracingEndpoint)
@@ -92,7 +100,9 @@ func (c apiserverSpec) serve(ctx context.Context, ln net.Listener, log *slog.Log
 		AuthorizationPolicyFile: c.policyFile,
 		StreamingMode:           c.streamingMode,
 		MaxStreamingSessions:    c.maxSessions,
+		StreamingProxyRedirects: c.followRedirects,
 		TracingReceiverAddress:  c.receiverAddress(),
+		TracingReceiverListener: c.receiver.take(),
 		TracingEndpoint:         c.tracingEndpoint,
 		Faults:                  c.faults,
 		// The flags' defaults.
@@ -178,6 +188,8 @@ type kubeletSpec struct {
 	maxSessions     int
 	tracingEndpoint string
 	faults          faults.Set
+	// redirect is --redirect-container-streaming.
+	redirect bool
 }
 
 func (c kubeletSpec) binary() string { return "fake-kubelet" }
@@ -197,6 +209,9 @@ func (c kubeletSpec) args() []string {
 		args = append(args, "--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", ca)
 	}
 	args = append(args, faultArgs(c.faults)...)
+	if c.redirect {
+		args = append(args, "--redirect-container-streaming")
+	}
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -224,6 +239,8 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		MaxStreamingSessions: c.maxSessions,
 		TracingEndpoint:      c.tracingEndpoint,
 		Faults:               c.faults,
+		// A teaching switch.
+		RedirectContainerStreaming: c.redirect,
 	})
 	if err != nil {
 		return err

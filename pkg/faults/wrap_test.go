@@ -22,8 +22,8 @@ import (
 // servers, spdystream and gorilla/websocket clients): a server writes ten
 // 100-byte frames of stdout, and the client counts what arrives.
 const (
-	frameCount    = 10
-	frameSize = 100
+	frameCount = 10
+	frameSize  = 100
 )
 
 // writeErrorTest answers as a hop without a format of its own.

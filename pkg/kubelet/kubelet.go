@@ -76,6 +76,9 @@ type Config struct {
 	// Faults are injected into the kubelet API's streaming sessions
 	// (server.Options.Faults).
 	Faults faults.Set
+	// RedirectContainerStreaming redirects streams instead of proxying
+	// them (server.Options.RedirectContainerStreaming).
+	RedirectContainerStreaming bool
 }
 
 // Kubelet runs the pods bound to one node on a CRI runtime and serves the
@@ -213,7 +216,8 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(), Faults: k.cfg.Faults})
+	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
+		Faults: k.cfg.Faults, RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	k.log.Info("serving the kubelet API", "address", ln.Addr().String())

@@ -70,6 +70,11 @@ type Options struct {
 	// Faults are injected into the exec, attach and port-forward sessions
 	// served (pkg/faults, the kubelet hop); none by default.
 	Faults faults.Set
+	// RedirectContainerStreaming answers exec, attach and port-forward with
+	// a 302 to the runtime's streaming URL instead of proxying the stream,
+	// as the kubelet's --redirect-container-streaming did until Kubernetes
+	// 1.20 removed it: a teaching switch (docs/labs).
+	RedirectContainerStreaming bool
 }
 
 const podsPath = "/pods"
@@ -87,6 +92,7 @@ type Server struct {
 	conns    httpserver.Conns
 	http     *http.Server
 	faults   faults.Set
+	redirect bool
 }
 
 // filteringContainer makes Handle go through the container's filters too,
@@ -118,6 +124,7 @@ func NewServer(host HostInterface, opts Options) *Server {
 		cont:     &filteringContainer{Container: cont},
 		sessions: &httpserver.SessionLimit{Who: "the kubelet", Max: int64(opts.MaxStreamingSessions)},
 		faults:   opts.Faults,
+		redirect: opts.RedirectContainerStreaming,
 	}
 	if s.tls != nil {
 		cont.Filter(authFilter)
