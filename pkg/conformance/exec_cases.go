@@ -208,7 +208,8 @@ func (q sizeQueue) Next() *clientremotecommand.TerminalSize {
 
 // attach types a line to the attach pod's process, which prints it and
 // exits: the server then ends the session, and the client must see that.
-// With a fault that cuts sessions, nothing is typed: only the cut ends it.
+// With a fault that cuts sessions, only the cut ends it: a line is typed
+// for close-after and reset-after to count, nothing for kill.
 func attach(ctx context.Context, e *env, p Protocol) error {
 	stdin, typed := io.Pipe()
 	defer typed.Close()
@@ -221,6 +222,10 @@ func attach(ctx context.Context, e *env, p Protocol) error {
 		stdin.Close()
 	}()
 	if e.cutting() {
+		if f := e.opts.Fault.Name; f == "close-after" || f == "reset-after" {
+			// Output for the fault to count; the cut ends the session.
+			go func() { _, _ = io.WriteString(typed, "hello\n") }()
+		}
 		return <-done
 	}
 	if err := typeUntil(ctx, typed, "hello\n", &out, "attach: hello", done); err != nil {

@@ -22,7 +22,8 @@ type conn struct {
 	in     side
 	out    side
 	// refused is set when the answer was no 101: nothing is framed.
-	refused   atomic.Bool
+	refused atomic.Bool
+	// closed is closed once the connection is closed or its client gone.
 	closed    chan struct{}
 	closeOnce sync.Once
 }
@@ -72,8 +73,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stalled {
-		<-c.closed
-		return 0, net.ErrClosed
+		return c.swallow(p)
 	}
 	if c.refused.Load() {
 		return c.Conn.Write(p)
@@ -107,12 +107,24 @@ func (c *conn) Write(p []byte) (int, error) {
 			}
 			if d.stall {
 				s.stalled = true
-				<-c.closed
-				return w.n, net.ErrClosed
+				return c.swallow(p)
 			}
 		}
 	}
 	return w.flushAll()
+}
+
+// swallow takes p and sends nothing, as a path that delivers nothing more:
+// the hop writing goes on (a blocked write would also stop the hop reading
+// its client, which a kernel's buffer does not), until the connection is
+// closed or its client gone.
+func (c *conn) swallow(p []byte) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+		return len(p), nil
+	}
 }
 
 // readHead takes the answer's head out of p, up to its blank line, and
@@ -170,6 +182,11 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	} else {
 		n, err = c.Conn.Read(p)
+		if err != nil {
+			// The client is gone: a stalled or pausing write towards it
+			// fails, as the kernel's would once the peer resets.
+			c.closeOnce.Do(func() { close(c.closed) })
+		}
 	}
 	if c.refused.Load() {
 		return n, err

@@ -163,7 +163,7 @@ var Table = []Spec{
 			{Name: "after", Default: "0", kind: kindBytes, Doc: "payload bytes of the stream that pass first"},
 			sessionKind,
 		},
-		Wire:    "after `after` payload bytes of `stream`, at the end of that frame, passes nothing more in that direction; the connection stays open (one TCP connection is one byte stream: what follows the stalled stream waits too)",
+		Wire:    "after `after` payload bytes of `stream`, at the end of that frame, passes nothing more in that direction (towards the client, what the hop writes is taken and dropped, as by a path that delivers nothing; one TCP connection is one byte stream, so the other streams that way stall too); the connection stays open",
 		Client:  "cannot tell a stall from a quiet command, so it waits, and ends the session as soon as its caller gives up (a context, Ctrl-C): it closes the connection, which hangs up the command",
 		Expect:  Normal,
 		Catches: "`ignores-cancel` (streams without a context), by `cancel`",
