@@ -20,8 +20,7 @@ import (
 // scenario shows one fault at work: a stack with the fault on, the
 // conformance case that should catch a client mishandling it, the suite's
 // own client passing it (held to the fault's Expect), and the broken
-// client failing it. test/e2e's TestFaults runs the same scenarios with
-// kubectl 1.28 and 1.33 on the binaries.
+// client failing it.
 type scenario struct {
 	hop    faults.Hop
 	fault  string
