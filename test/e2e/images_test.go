@@ -46,7 +46,9 @@ func TestBusyboxPods(t *testing.T) {
 		name:      "no command",
 		container: corev1.Container{Image: "busybox"},
 		never:     true,
-		done:      func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed },
+		done: func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		},
 		check: func(t *testing.T, pod *corev1.Pod) {
 			term := terminated(pod)
 			if pod.Status.Phase != corev1.PodSucceeded || term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
