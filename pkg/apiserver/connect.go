@@ -1,28 +1,26 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/proxy"
-	translator "k8s.io/apiserver/pkg/util/proxy"
-	"k8s.io/streaming/pkg/httpstream/wsstream"
-
-	"github.com/execlab/execlab/pkg/apiserver/registry"
-	"github.com/execlab/execlab/pkg/faults"
-
-	"context"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	translator "k8s.io/apiserver/pkg/util/proxy"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/apiserver/registry"
+	"github.com/execlab/execlab/pkg/faults"
+	"github.com/execlab/execlab/pkg/streamtranslator"
 	"github.com/execlab/execlab/pkg/tracing"
 )
 
@@ -32,7 +30,7 @@ import (
 // the kubelet URL built with the kubelet's own query, and the upgrade
 // proxied by UpgradeAwareHandler, which answers a request that is no
 // upgrade with 400 "Upgrade request required". In translate mode a
-// WebSocket v5 exec or attach is served by the StreamTranslatorHandler
+// WebSocket v5 exec or attach is translated by pkg/streamtranslator
 // (WebSocket to the client, SPDY to the kubelet) and a WebSocket
 // port-forward by the TunnelingHandler (SPDY tunnelled in WebSocket).
 
@@ -178,7 +176,8 @@ var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to",
 // streamHandler is the handler that proxies the stream to loc, and, when
 // it translates, what it translates. In translate mode it chooses as
 // upstream's TranslatingHandler does: a WebSocket v5 exec or attach goes to
-// the StreamTranslatorHandler, a WebSocket port-forward (SPDY tunnelled)
+// pkg/streamtranslator (upstream's StreamTranslatorHandler, which reports a
+// session cut mid-way as a success), a WebSocket port-forward (SPDY tunnelled)
 // to the TunnelingHandler, anything else to UpgradeAwareHandler.
 func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Object, responder errorResponder) (http.Handler, string) {
 	var upgrade http.Handler = proxy.NewUpgradeAwareHandler(loc, s.kubelet.transport, false, true, proxy.NewErrorResponder(responder))
@@ -188,12 +187,12 @@ func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Objec
 	if s.opts.StreamingMode != StreamingTranslate {
 		return upgrade, ""
 	}
-	var streams translator.Options
+	var streams streamtranslator.Options
 	switch o := opts.(type) {
 	case *corev1.PodExecOptions:
-		streams = translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
+		streams = streamtranslator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY}
 	case *corev1.PodAttachOptions:
-		streams = translator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.TTY}
+		streams = streamtranslator.Options{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY}
 	default:
 		if wsstream.IsWebSocketRequestWithTunnelingProtocol(r) {
 			return translator.NewTunnelingHandler(upgrade), "SPDY tunnelled in WebSocket from the client, SPDY to the kubelet"
@@ -201,7 +200,7 @@ func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Objec
 		return upgrade, ""
 	}
 	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
-		return translator.NewStreamTranslatorHandler(translatorLocation(loc), s.kubelet.translator, 0, streams), "WebSocket v5 from the client, SPDY to the kubelet"
+		return streamtranslator.New(translatorLocation(loc), s.kubelet.translator, streams), "WebSocket v5 from the client, SPDY to the kubelet"
 	}
 	return upgrade, ""
 }

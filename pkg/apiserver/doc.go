@@ -18,7 +18,7 @@
 // the kubelet's path and query, /exec/NS/POD/CONTAINER?command=sh&input=1.
 // Within the session limit, the request is proxied there with
 // UpgradeAwareHandler, or, for WebSocket v5 in translate mode, served by
-// the StreamTranslatorHandler, which speaks SPDY to the kubelet.
+// pkg/streamtranslator, which speaks SPDY to the kubelet.
 //
 // # Files
 //

@@ -43,7 +43,7 @@ type kubeletClient struct {
 	// transport serves UpgradeAwareHandler and the log requests; the
 	// request it forwards carries the session's trace context.
 	transport http.RoundTripper
-	// translator serves the StreamTranslatorHandler, whose SPDY client
+	// translator serves pkg/streamtranslator, whose SPDY client
 	// writes its own request, taking no header from us: its connections,
 	// TLS included, write the trace context into the request on the wire
 	// (tracing.InjectOnDial), and the translator sees plain http.

@@ -124,7 +124,13 @@ func (localRuntime) PortForward(ctx context.Context, _ string, port int32, strea
 // newTestServer starts a server for rt and closes it when the test ends.
 func newTestServer(t testing.TB, rt Runtime) *Server {
 	t.Helper()
-	s, err := NewServer(Config{}, rt)
+	return newConfiguredServer(t, Config{}, rt)
+}
+
+// newConfiguredServer is newTestServer with a configuration.
+func newConfiguredServer(t testing.TB, cfg Config, rt Runtime) *Server {
+	t.Helper()
+	s, err := NewServer(cfg, rt)
 	if err != nil {
 		t.Fatal(err)
 	}

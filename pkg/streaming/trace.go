@@ -74,7 +74,7 @@ type streamCounts struct {
 // count wraps the session's streams so that they are counted.
 func (c *streamCounts) count(s Streams) Streams {
 	if s.Stdin != nil {
-		s.Stdin = &countingReader{s.Stdin, &c.stdin}
+		s.Stdin = tracing.CountReads(s.Stdin, &c.stdin)
 	}
 	if s.Stdout != nil {
 		s.Stdout = &countingWriter{s.Stdout, &c.stdout, c, "stdout"}
@@ -92,17 +92,6 @@ func (c *streamCounts) attrs() []attribute.KeyValue {
 		tracing.AttrBytesStdout.Int64(c.stdout.Load()),
 		tracing.AttrBytesStderr.Int64(c.stderr.Load()),
 	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (r *countingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.n.Add(int64(n))
-	return n, err
 }
 
 type countingWriter struct {

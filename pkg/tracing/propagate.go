@@ -23,7 +23,7 @@ func Extract(ctx context.Context, h http.Header) context.Context {
 
 // Transport puts the trace context of each request's context into its
 // headers, for the requests a hop makes itself rather than forwards (the
-// StreamTranslatorHandler's SPDY client). It unwraps for
+// stream translator's SPDY client). It unwraps for
 // k8s.io/apimachinery's utilnet.DialerFor, which UpgradeAwareHandler dials
 // with.
 func Transport(rt http.RoundTripper) http.RoundTripper { return &transport{rt} }
@@ -42,7 +42,7 @@ func (t *transport) WrappedRoundTripper() http.RoundTripper { return t.rt }
 // the dialling context's traceparent into the first request head written
 // on it, unless the request has one. It is for HTTP/1.1 clients that write
 // their request themselves and take no headers from their caller, such as
-// the StreamTranslatorHandler's SPDY client; dial must return the
+// the stream translator's SPDY client; dial must return the
 // connection the request is written on in the clear (TLS done by dial).
 func InjectOnDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {

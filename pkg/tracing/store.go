@@ -84,7 +84,12 @@ func (s *Store) Begin(l *Live) {
 
 // CountOut counts what is read from r as bytes to the client: a session
 // the hop serves itself rather than hands over (pods/log).
-func (l *Live) CountOut(r io.Reader) io.Reader { return &countingReader{r, &l.Out} }
+func (l *Live) CountOut(r io.Reader) io.Reader { return CountReads(r, &l.Out) }
+
+// CountReads adds to n the bytes read from r: a session's counters, kept
+// per read, not per span event, so that tracing costs the data path an
+// atomic add.
+func CountReads(r io.Reader, n *atomic.Int64) io.Reader { return &countingReader{r, n} }
 
 type countingReader struct {
 	r io.Reader

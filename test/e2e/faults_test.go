@@ -19,6 +19,7 @@ import (
 
 	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/execlabtest"
+	"github.com/execlab/execlab/pkg/streamtranslator"
 )
 
 // processesRunning lists the PIDs whose command line is exactly args.
@@ -155,6 +156,10 @@ func orphanEnds(t *testing.T, what string, cmd []string, also ...[]string) {
 	}
 }
 
+// errNoStatus is what kubectl over WebSocket says when a translating hop's
+// SPDY side ends without a status.
+var errNoStatus = "error: Internal error occurred: " + streamtranslator.ErrNoStatus.Error()
+
 // faultSession is an exec session that a test kills a component under:
 // one client through one apiserver streaming mode.
 type faultSession struct {
@@ -170,13 +175,13 @@ type faultSession struct {
 // client is done within seconds, as the session says, with the session's
 // command gone. It returns the stacks by mode.
 //
-// Only a WebSocket that reaches the dead hop as such tells the client: it
+// A WebSocket that reaches the dead hop as such tells the client: it
 // closes without a close frame. SPDY has no such signal, and client-go
 // takes an error stream that ends without a Status for success
-// (remotecommand's watchErrorStream); kube-apiserver's and the kubelet's
-// StreamTranslatorHandler, which turn WebSocket into SPDY, get that success
-// from client-go and send it on. So kubectl exits 0 there, as against a
-// real cluster.
+// (remotecommand's watchErrorStream): kubectl over SPDY exits 0, as against
+// a real cluster. Upstream's StreamTranslatorHandler, which turns WebSocket
+// into SPDY, gets that success and sends it on; pkg/streamtranslator, which
+// our apiserver and kubelet translate with, sends a Failure instead.
 func cutSessions(t *testing.T, sessions []faultSession, kill func(*execlabtest.Stack) *execlabtest.Component) map[string]*execlabtest.Stack {
 	t.Helper()
 	stacks := map[string]*execlabtest.Stack{}
@@ -229,7 +234,7 @@ func cutSessions(t *testing.T, sessions []faultSession, kill func(*execlabtest.S
 func TestKubeletDiesMidSession(t *testing.T) {
 	t.Parallel()
 	stacks := cutSessions(t, []faultSession{
-		{c: kubectlLatest},
+		{c: kubectlLatest, stderr: errNoStatus},
 		{c: kubectlNoWS},
 		{c: kubectlLatest, mode: "passthrough", stderr: "error: error reading from error stream: next reader: websocket: close 1006 (abnormal closure): unexpected EOF"},
 	}, func(s *execlabtest.Stack) *execlabtest.Component { return s.Nodes[0].Kubelet })
@@ -268,10 +273,10 @@ func TestRuntimeDiesMidSession(t *testing.T) {
 	skipOn(t, containerdRuntime, "the runtime is an external one ("+criEndpoint+"), not ours to kill")
 	t.Parallel()
 	stacks := cutSessions(t, []faultSession{
-		{c: kubectlLatest},
+		{c: kubectlLatest, stderr: errNoStatus},
 		{c: kubectlNoWS},
-		// The kubelet translates, and gets client-go's success.
-		{c: kubectlLatest, mode: "passthrough"},
+		// The kubelet translates.
+		{c: kubectlLatest, mode: "passthrough", stderr: errNoStatus},
 	}, func(s *execlabtest.Stack) *execlabtest.Component { return s.Nodes[0].Runtime })
 	s := stacks[""]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

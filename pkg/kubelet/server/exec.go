@@ -12,10 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/proxy"
-	translator "k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/streaming"
+	"github.com/execlab/execlab/pkg/streamtranslator"
 
 	"strings"
 
@@ -126,11 +126,11 @@ func (s *Server) requestedPod(req *restful.Request, resp *restful.Response) (*v1
 // through.
 func (s *Server) proxyStream(w http.ResponseWriter, req *http.Request, u *url.URL, opts StreamOptions) {
 	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(req) {
-		handler := translator.NewStreamTranslatorHandler(u, nil, 0, translator.Options{
+		handler := streamtranslator.New(u, nil, streamtranslator.Options{
 			Stdin:  opts.Stdin,
 			Stdout: opts.Stdout,
 			Stderr: opts.Stderr,
-			Tty:    opts.TTY,
+			TTY:    opts.TTY,
 		})
 		s.proxySession(w, req, handler, "WebSocket v5 from the client, SPDY to the runtime")
 		return
