@@ -206,10 +206,12 @@ func (q sizeQueue) Next() *clientremotecommand.TerminalSize {
 	return &s
 }
 
-// attach types a line to the attach pod's process, which prints it and
+// attach types hello to the attach pod's process, which prints it and
 // exits: the server then ends the session, and the client must see that.
-// With a fault that cuts sessions, only the cut ends it: a line is typed
-// for close-after and reset-after to count, nothing for kill.
+// With a fault that cuts sessions, only the cut ends it: the line typed is
+// one the process prints and outlives, output for close-after and
+// reset-after to count, and for a harness that kills a component (kill)
+// the sign that the session is up at every hop.
 func attach(ctx context.Context, e *env, p Protocol) error {
 	stdin, typed := io.Pipe()
 	defer typed.Close()
@@ -222,10 +224,7 @@ func attach(ctx context.Context, e *env, p Protocol) error {
 		stdin.Close()
 	}()
 	if e.cutting() {
-		if f := e.opts.Fault.Name; f == "close-after" || f == "reset-after" {
-			// Output for the fault to count; the cut ends the session.
-			go func() { _, _ = io.WriteString(typed, "hello\n") }()
-		}
+		go func() { _, _ = io.WriteString(typed, "up\n") }()
 		return <-done
 	}
 	if err := typeUntil(ctx, typed, "hello\n", &out, "attach: hello", done); err != nil {

@@ -26,8 +26,9 @@ type suitePods struct {
 	// server on echoPort, for port-forward).
 	main     string
 	echoPort int
-	// attach has, per protocol, a pod whose process prints the line it
-	// reads and exits: the server then ends the attach session.
+	// attach has, per protocol, a pod whose process prints each line it
+	// reads, and exits after hello: the server then ends the attach
+	// session. Another line shows the session up without ending it.
 	attach map[Protocol]string
 	// doomed has, per port-forward transport, an echo pod on doomedPort
 	// that the pod-deleted case deletes mid-forward.
@@ -67,7 +68,7 @@ func (e *env) createPods(ctx context.Context) (*suitePods, error) {
 		name := fmt.Sprintf("%s-attach-%s", prefix, proto)
 		p.attach[proto] = name
 		specs = append(specs, e.pod(name, corev1.RestartPolicyNever, corev1.Container{
-			Name: mainContainer, Stdin: true, Command: []string{"sh", "-c", `read l; echo "attach: $l"`},
+			Name: mainContainer, Stdin: true, Command: []string{"sh", "-c", `while read l; do echo "attach: $l"; [ "$l" != hello ] || exit 0; done`},
 		}))
 		if proto == WebSocketV4 {
 			continue // port-forward has one WebSocket transport

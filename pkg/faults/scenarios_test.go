@@ -3,10 +3,9 @@ package faults_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/execlab/execlab/pkg/conformance"
 	"github.com/execlab/execlab/pkg/execlabtest"
 	"github.com/execlab/execlab/pkg/faults"
-	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // scenario shows one fault at work: a stack with the fault on, the
@@ -48,7 +46,7 @@ var scenarios = []scenario{
 	{faults.Kubelet, "protocols:websocket=", "stdout-stderr", "no-fallback", []conformance.Protocol{conformance.WebSocketV4}},
 	// The cuts come once the session's streams are up: a connection cut
 	// before then leaves client-go's SPDY waiting 30 s for its streams'
-	// replies (createStreamResponseTimeout), longer than cutWait.
+	// replies (createStreamResponseTimeout), longer than the suite waits.
 	{faults.APIServer, "close-after:bytes=1,stream=stdout", "attach", "ignores-close", nil},
 	{faults.Streaming, "close-after:bytes=1,stream=stdout", "attach", "ignores-close", nil},
 	{faults.Kubelet, "reset-after:bytes=1,stream=stdout", "attach", "ignores-close", nil},
@@ -112,10 +110,15 @@ func check(t *testing.T, s *execlabtest.Stack, f *faults.Fault, cse string, clie
 
 // TestKill kills the kubelet under an attach session (the harness's
 // fault, kill): the suite's own client ends the session at once, the one
-// that ignores the server's close does not. The kubelet is started again
-// for the suite to delete its pods. (A runtime killed in this process
-// comes back without the attach pods' containers, so later columns are
-// refused rather than cut: test/e2e kills the runtime's process instead.)
+// that ignores the server's close does not. The kill comes once the
+// client has the session's first output, when the session is up at every
+// hop: a kill before the upgrade is answered would be a refusal, which
+// ignores-close sees, and one before SPDY's streams are answered leaves
+// client-go waiting 30 s for them (createStreamResponseTimeout). The
+// kubelet is started again for the next column and for the suite to delete
+// its pods. (A runtime killed in this process comes back without the
+// attach pods' containers, so later columns are refused rather than cut:
+// test/e2e kills the runtime's process instead.)
 func TestKill(t *testing.T) {
 	kill := faults.Fault{Name: "kill"}
 	for _, component := range []string{"kubelet"} {
@@ -129,67 +132,59 @@ func TestKill(t *testing.T) {
 				}
 			}
 			for _, client := range []string{"", "ignores-close"} {
-				var cl conformance.Client
+				cl, err := conformance.NewClient(s.RESTConfig())
 				if client != "" {
-					var err error
-					if cl, err = brokenclients.New(client, s.RESTConfig()); err != nil {
-						t.Fatal(err)
-					}
+					cl, err = brokenclients.New(client, s.RESTConfig())
 				}
-				stop := killUnderAttach(t, s, c)
+				if err != nil {
+					t.Fatal(err)
+				}
 				var failing []conformance.Protocol
 				if client != "" {
 					failing = conformance.Protocols
 				}
-				check(t, s, &kill, "attach", cl, failing)
-				stop()
+				check(t, s, &kill, "attach", &killer{Client: cl, t: t, s: s, c: c}, failing)
 			}
 		})
 	}
 }
 
-// killUnderAttach kills c, and starts it again, each time an attach
-// session runs on s; the returned func stops it.
-func killUnderAttach(t *testing.T, s *execlabtest.Stack, c *execlabtest.Component) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		killed := map[string]bool{}
-		for ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
-			for _, sess := range runningAttaches(ctx, s) {
-				if killed[sess] {
-					continue
-				}
-				killed[sess] = true
-				c.Kill()
-				if err := s.Restart(ctx, c); err != nil && ctx.Err() == nil {
-					t.Errorf("restart %s: %v", c.Name, err)
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+// killer is a client whose attach sessions get c killed, and started
+// again, once their first output arrives.
+type killer struct {
+	conformance.Client
+	t *testing.T
+	s *execlabtest.Stack
+	c *execlabtest.Component
 }
 
-// runningAttaches are the trace IDs of the attach sessions the apiserver
-// shows running.
-func runningAttaches(ctx context.Context, s *execlabtest.Stack) []string {
-	body, err := s.Client().CoreV1().RESTClient().Get().AbsPath(tracing.UIPath, "api/sessions").DoRaw(ctx)
-	if err != nil {
-		return nil
+func (k *killer) Stream(ctx context.Context, req conformance.StreamRequest) error {
+	if req.Subresource != "attach" || req.Stdout == nil {
+		return k.Client.Stream(ctx, req)
 	}
-	var list []tracing.Session
-	if json.Unmarshal(body, &list) != nil {
-		return nil
-	}
-	var ids []string
-	for _, sess := range list {
-		if sess.Running && sess.Kind == "attach" {
-			ids = append(ids, sess.TraceID)
-		}
-	}
-	sort.Strings(ids)
-	return ids
+	var once sync.Once
+	killed := make(chan struct{})
+	out := req.Stdout
+	req.Stdout = writerFunc(func(p []byte) (int, error) {
+		once.Do(func() {
+			// Not in the client's write: the kill waits for the
+			// connections this write is on to close.
+			go func() {
+				defer close(killed)
+				k.c.Kill()
+				if err := k.s.Restart(context.Background(), k.c); err != nil {
+					k.t.Errorf("restart %s: %v", k.c.Name, err)
+				}
+			}()
+		})
+		return out.Write(p)
+	})
+	err := k.Client.Stream(ctx, req)
+	once.Do(func() { close(killed) }) // no output: nothing killed
+	<-killed
+	return err
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
