@@ -71,11 +71,11 @@ func stdinEOF(ctx context.Context, e *env, p Protocol) error {
 		return notApplicable("v4.channel.k8s.io has no CLOSE signal: stdin cannot end before the session does")
 	}
 	var stdout bytes.Buffer
-	ctx, cancel := context.WithTimeout(ctx, cutWait)
+	ctx, cancel := context.WithTimeout(ctx, hangAfter)
 	defer cancel()
 	err := e.stream(ctx, e.exec(p, []string{"cat"}, strings.NewReader("x\n"), &stdout, io.Discard))
 	if ctx.Err() != nil {
-		return fmt.Errorf("cat still ran %v after stdin's end: %w", cutWait, ctx.Err())
+		return fmt.Errorf("cat still ran %v after stdin's end: %w", hangAfter, ctx.Err())
 	}
 	if err != nil {
 		return err
@@ -233,8 +233,8 @@ func attach(ctx context.Context, e *env, p Protocol) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(cutWait):
-		return fmt.Errorf("the client still waited %v after the server ended the session", cutWait)
+	case <-time.After(hangAfter):
+		return fmt.Errorf("the client still waited %v after the server ended the session", hangAfter)
 	}
 }
 
@@ -252,15 +252,17 @@ func cancelSession(ctx context.Context, e *env, p Protocol) error {
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- e.stream(sessCtx, e.exec(p, cmd, nil, &out, io.Discard)) }()
-	// The output shows the session runs; a stalled one never shows it.
-	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(out.String(), marker) && time.Now().Before(deadline); {
+	// The output shows the session runs; a stalled one never shows it,
+	// the server may. Without either it is cancelled after hangAfter.
+	command := strings.Join(cmd, " ")
+	for deadline := time.Now().Add(hangAfter); !strings.Contains(out.String(), marker) && !e.sessionRunning(ctx, command) && time.Now().Before(deadline); {
 		select {
 		case err := <-done:
 			if err == nil {
 				return errors.New("the session ended with success before it was cancelled")
 			}
 			return fmt.Errorf("the session ended before it was cancelled: %w", err)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	cancel()
@@ -270,10 +272,10 @@ func cancelSession(ctx context.Context, e *env, p Protocol) error {
 		if errors.As(err, &met) {
 			return err
 		}
-	case <-time.After(3 * time.Second):
-		return errors.New("the client still ran 3 s after its context ended")
+	case <-time.After(hangAfter):
+		return fmt.Errorf("the client still ran %v after its context ended", hangAfter)
 	}
-	return e.waitSessionsEnd(ctx, func(s session) bool { return s.Command == strings.Join(cmd, " ") })
+	return e.waitSessionsEnd(ctx, func(s session) bool { return s.Command == command })
 }
 
 // manyExecs runs Execs execs of true in a row.

@@ -173,11 +173,18 @@ func (e *env) receivedRequest(ctx context.Context, command string) (string, erro
 	return "", nil
 }
 
-// waitSessionsEnd waits up to 10 s until the server shows no running
+// sessionRunning reports whether the server shows a session of command
+// running.
+func (e *env) sessionRunning(ctx context.Context, command string) bool {
+	list, _ := e.sessions(ctx)
+	return slices.ContainsFunc(list, func(s session) bool { return s.Running && s.Command == command })
+}
+
+// waitSessionsEnd waits up to hangAfter until the server shows no running
 // session that match picks; a server that shows none passes.
 func (e *env) waitSessionsEnd(ctx context.Context, match func(session) bool) error {
 	var running []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(hangAfter); ; time.Sleep(100 * time.Millisecond) {
 		list, err := e.sessions(ctx)
 		if errors.Is(err, errNoSessions) {
 			return nil
@@ -195,7 +202,7 @@ func (e *env) waitSessionsEnd(ctx context.Context, match func(session) bool) err
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("sessions still open on the server 10 s later: %s", strings.Join(running, "; "))
+			return fmt.Errorf("sessions still open on the server %v later: %s", hangAfter, strings.Join(running, "; "))
 		}
 	}
 }
