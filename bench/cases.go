@@ -460,6 +460,32 @@ func kib(xs []float64) string {
 	return fmt.Sprintf("%.1f KiB", median(xs)/1024)
 }
 
+// stalls checks that every byte reaches a client that pauses: one that
+// stops reading for longer than any drain timeout after every MiB, until
+// the chain's buffers are full and the command has ended.
+func (b *bench) stalls(ctx context.Context) {
+	const size, every, pause = 12 << 20, 1 << 20, 2500 * time.Millisecond
+	for _, w := range []way{viaAPIServerSPDY, viaAPIServerWSTranslated, viaStreamingSPDY, viaStreamingWS} {
+		r := b.t.add(newRow(fmt.Sprintf("stdout %s to a client that stops reading for %v after each MiB, via %s: every byte arrives", mib(size), pause, w), "MB/s", 2))
+		ts := b.targets(r, w, []string{colOurs, colUpstream})
+		for _, col := range []string{colOurs, colUpstream} {
+			t := ts[col]
+			if t == nil || ctx.Err() != nil {
+				continue
+			}
+			s, err := stdoutTransferTo(ctx, t, b.payloadBin, "gen", size, func(w io.Writer) io.Writer {
+				return &pausingWriter{w: w, every: every, pause: pause}
+			})
+			if err != nil {
+				r.fail(col, err.Error())
+				continue
+			}
+			r.cell(col).vals = []float64{float64(s.bytes) / s.dur.Seconds() / 1e6}
+		}
+		b.logf("%s: ours %s, upstream %s", r.name, r.format(r.cells[colOurs]), r.format(r.cells[colUpstream]))
+	}
+}
+
 // transfers runs the stdout or stdin rows.
 func (b *bench) transfers(ctx context.Context, stdin bool) {
 	for _, spec := range b.transferSpecs(stdin) {

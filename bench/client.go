@@ -109,10 +109,20 @@ func (e shortTransfer) Error() string {
 // every byte the client received. cmdName is gen, or short for the check
 // that catches a short transfer.
 func stdoutTransfer(ctx context.Context, t *target, payloadBin, cmdName string, size int64) (sample, error) {
+	return stdoutTransferTo(ctx, t, payloadBin, cmdName, size, nil)
+}
+
+// stdoutTransferTo is stdoutTransfer with the client's stdout wrapped by
+// wrap, if not nil: a client that reads slowly, say.
+func stdoutTransferTo(ctx context.Context, t *target, payloadBin, cmdName string, size int64, wrap func(io.Writer) io.Writer) (sample, error) {
 	got := payload.NewSummer(nil)
+	var stdout io.Writer = got
+	if wrap != nil {
+		stdout = wrap(got)
+	}
 	var stderr syncBuffer
 	s, err := measured(t, func() (int64, error) {
-		err := t.run(ctx, []string{payloadBin, cmdName, strconv.FormatInt(size, 10)}, streams{stdout: got, stderr: &stderr})
+		err := t.run(ctx, []string{payloadBin, cmdName, strconv.FormatInt(size, 10)}, streams{stdout: stdout, stderr: &stderr})
 		return got.Sum().N, err
 	})
 	addCommandStats(&s, stderr.String())
@@ -123,6 +133,23 @@ func stdoutTransfer(ctx context.Context, t *target, payloadBin, cmdName string, 
 		return s, shortTransfer{got.Sum(), want}
 	}
 	return s, nil
+}
+
+// pausingWriter is a client that stops reading for pause after every
+// every bytes, as a person paging through output does.
+type pausingWriter struct {
+	w            io.Writer
+	every, count int64
+	pause        time.Duration
+}
+
+func (p *pausingWriter) Write(b []byte) (int, error) {
+	p.count += int64(len(b))
+	if p.count >= p.every {
+		p.count = 0
+		time.Sleep(p.pause)
+	}
+	return p.w.Write(b)
 }
 
 // stdinTransfer sends size bytes to the command, which checks every byte
@@ -198,7 +225,12 @@ func openIdle(ctx context.Context, t *target, n, concurrency int) ([]*idleSessio
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return open, failed + 1, ctx.Err()
+		}
+		if ctx.Err() != nil {
+			// What is being set up fails with ctx; wait for it, so that
+			// every session started is either open or failed.
+			wg.Wait()
+			return open, n - len(open), ctx.Err()
 		}
 		wg.Add(1)
 		r, w := io.Pipe()

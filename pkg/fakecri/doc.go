@@ -22,7 +22,9 @@
 //     (containerd lets it live until the container stops). When an exec's
 //     client goes away, the command is hung up as a terminal would be:
 //     SIGHUP, then SIGKILL to its session 2 s later (containerd sends
-//     SIGKILL at once).
+//     SIGKILL at once). An exec ends once its client has all its output,
+//     however slowly it reads; only a process that left the session and
+//     holds the output open is cut off, 2 s after the command.
 //   - Output goes to the kubelet's log file (LogDirectory/LogPath) in the CRI
 //     format, one record per line, "P" for a line cut at 16 KiB or left
 //     unterminated, as containerd's internal/cri/io/logger.go writes it.
