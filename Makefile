@@ -7,7 +7,7 @@ FUZZTIME ?= 20000x
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
 
-.PHONY: build demo down status reset setup test lint unit fuzz docs e2e bench bench-build bench-streaming test-containerd containerd-up containerd-down containerd-status
+.PHONY: build demo down status reset lab setup test lint unit fuzz docs e2e bench bench-build bench-streaming critest test-containerd containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -30,6 +30,16 @@ reset: bin/execlab
 bin/execlab:
 	$(GO) build -o bin/ ./cmd/execlab
 
+# `make lab 3` runs lab 3 of docs/labs against the running stack (starting
+# it if needed), printing each command and its output, and checks that the
+# output is what the lab shows; `make lab` lists the labs. N=3 works too.
+ifeq (lab,$(firstword $(MAKECMDGOALS)))
+  N ?= $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):;@:)
+endif
+lab: build
+	bin/execlab lab $(N)
+
 # Unit tests, then a short fuzz of every target, the docs' checks, then the
 # end-to-end suite against the real binaries and real kubectl.
 test: setup lint unit fuzz docs e2e
@@ -38,12 +48,14 @@ test: setup lint unit fuzz docs e2e
 setup:
 	scripts/setup.sh
 
-# Every file and function the docs name exists.
+# Every file and function the docs name exists, and every command of
+# docs/ and docs/labs/ prints what the page shows (each page on a stack of
+# its own; the pages that need containerd run in test-containerd).
 docs:
-	$(GO) test -count=1 ./test/docs/
+	$(GO) test -count=1 -timeout 20m ./test/docs/
 
 lint:
-	@out=$$(gofmt -l cmd internal pkg test bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal pkg test docs bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
 
@@ -73,6 +85,12 @@ bench-streaming:
 
 e2e:
 	$(GO) test -count=1 -timeout 20m ./test/e2e/
+
+# The CRI validation suite, cri-tools' critest v1.34, against fake-cri over
+# SPDY and WebSocket (docs/fake-runtime.md). Built into .execlab/tools on
+# first use. CI runs it after test (.ci/run).
+critest:
+	scripts/critest.sh
 
 # The end-to-end suite again with containerd as the runtime of its stacks:
 # its own containerd, set up and removed again even when a test fails, and

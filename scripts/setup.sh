@@ -2,11 +2,13 @@
 # setup.sh — what `make test` needs beyond Go: Debian packages, installed
 # only when missing (a second run does nothing), and the Go modules.
 #
-#   chromium   the headless browser the live view's tests drive
+#   chromium        the headless browser the live view's tests drive
+#   busybox-static  the busybox that the fake runtime's busybox images run
+#                   (docs/fake-runtime.md)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(chromium)
+packages=(chromium busybox-static)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

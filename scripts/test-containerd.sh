@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test-containerd.sh — `make test-containerd`: the end-to-end suite with a
-# real containerd as the runtime of its stacks (EXECLAB_E2E_RUNTIME, see
+# test-containerd.sh — `make test-containerd`: the pages of docs/ that need
+# containerd, then the end-to-end suite with a real containerd as the
+# runtime of its stacks (EXECLAB_E2E_RUNTIME, see
 # test/e2e/runtime_test.go), on a containerd set up for the run with
 # scripts/containerd.sh up and removed with scripts/containerd.sh down even
 # when a test fails. Then it checks that `down` left the machine as `up`
@@ -24,7 +25,7 @@ ours_ps() {
 	local p comm args
 	for p in /proc/[0-9]*; do
 		comm=$(cat "$p/comm" 2>/dev/null) || continue
-		args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		if [[ $comm == containerd* || $comm == runc || $comm == pause || $args == *"$state/"* ]] ||
 			grep -q '/k8s.io' "$p/cgroup" 2>/dev/null; then
 			echo "${p#/proc/} $comm $args"
@@ -69,6 +70,11 @@ teardown() {
 	exit "$code"
 }
 trap teardown EXIT
+
+# The pages of docs/ and docs/labs/ that need containerd (test/docs), one
+# at a time, each starting and stopping a containerd of its own in its own
+# state directory, checked by the same snapshots.
+EXECLAB_DOCS_CONTAINERD=1 go test -count=1 -timeout 20m -run TestPages ./test/docs/
 
 endpoint=$("$containerd_sh" up)
 EXECLAB_E2E_RUNTIME=containerd EXECLAB_E2E_CRI_ENDPOINT=$endpoint \

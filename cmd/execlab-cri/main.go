@@ -7,6 +7,8 @@
 //	wait     retry Version and Status until the runtime reports RuntimeReady
 //	ls       list pod sandboxes and containers
 //	reset    stop and remove every pod sandbox and container
+//	exec [-stdin] [-tty] CONTAINER COMMAND...
+//	         print the streaming URL of a CRI Exec (CONTAINER: ID, ID prefix or name)
 package main
 
 import (
@@ -20,9 +22,9 @@ import (
 	"github.com/execlab/execlab/pkg/criclient"
 )
 
-const usage = `usage: execlab-cri [-runtime-endpoint unix:///path] [-timeout 60s] version|wait|ls|reset`
+const usage = `usage: execlab-cri [-runtime-endpoint unix:///path] [-timeout 60s] version|wait|ls|reset|exec [-stdin] [-tty] CONTAINER COMMAND...`
 
-var commands = map[string]func(*criclient.Client, context.Context, io.Writer) error{
+var commands = map[string]criclient.Command{
 	"version": (*criclient.Client).Version,
 	"wait":    (*criclient.Client).Wait,
 	"ls":      (*criclient.Client).List,
@@ -43,13 +45,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	name := fs.Arg(0)
+	cmd, ok := commands[name]
+	switch {
+	case name == "exec":
+		cmd, ok = criclient.ExecCommand(fs.Args()[1:], stderr)
+	case !ok && name != "":
+		fmt.Fprintf(stderr, "execlab-cri: unknown command %q\n", name)
+	case fs.NArg() != 1:
+		ok = false
 	}
-	cmd, ok := commands[fs.Arg(0)]
 	if !ok {
-		fmt.Fprintf(stderr, "execlab-cri: unknown command %q\n%s\n", fs.Arg(0), usage)
+		fs.Usage()
 		return 2
 	}
 
@@ -63,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	if err := cmd(c, ctx, stdout); err != nil {
-		fmt.Fprintf(stderr, "execlab-cri %s: %s: %v\n", fs.Arg(0), target, err)
+		fmt.Fprintf(stderr, "execlab-cri %s: %s: %v\n", name, target, err)
 		return 1
 	}
 	return 0

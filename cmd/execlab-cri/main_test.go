@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"-nosuchflag", "ls"}, {"ls", "extra"}} {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"-nosuchflag", "ls"}, {"ls", "extra"}, {"exec"}, {"exec", "main"}, {"exec", "-nosuchflag", "main", "true"}} {
 		code, out, errOut := runCmd(t, args...)
 		if code != 2 || out != "" || errOut == "" {
 			t.Errorf("%q: code %d, stdout %q, stderr %q; want 2 and a usage", args, code, out, errOut)
@@ -69,6 +69,15 @@ func TestUsage(t *testing.T) {
 	}
 	if _, _, errOut := runCmd(t, "frobnicate"); errOut != "execlab-cri: unknown command \"frobnicate\"\n"+usage+"\n" {
 		t.Errorf("unknown command: stderr %q", errOut)
+	}
+}
+
+// TestExecUnknownContainer: exec's error is reported like every command's.
+func TestExecUnknownContainer(t *testing.T) {
+	ep := serve(t)
+	code, out, errOut := runCmd(t, "-runtime-endpoint", ep, "exec", "nothing", "true")
+	if code != 1 || out != "" || errOut != "execlab-cri exec: "+ep+": no container \"nothing\"\n" {
+		t.Errorf("exec nothing: code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

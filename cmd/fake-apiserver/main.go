@@ -32,6 +32,7 @@ func main() {
 	anonymousPaths := flag.String("anonymous-auth-paths", strings.Join(apiserver.DefaultAnonymousPaths, ","), "comma-separated paths where --anonymous-auth applies; empty: every path")
 	flag.StringVar(&opts.AuthorizationPolicyFile, "authorization-policy-file", "", "static authorization policy (YAML rules in RBAC's shape) added to the built-in rules; empty: the built-in rules alone (system:masters may do anything)")
 	flag.StringVar(&mode, "streaming-mode", string(apiserver.StreamingTranslate), "WebSocket exec/attach/port-forward: translate (to SPDY, as kube-apiserver 1.30+) or passthrough (to the kubelet unchanged)")
+	flag.BoolVar(&opts.StreamingProxyRedirects, "streaming-proxy-redirects", false, "follow a kubelet's redirect to its runtime's streaming server, as kube-apiserver's StreamingProxyRedirects gate did until 1.24 (a teaching switch)")
 	flag.IntVar(&opts.MaxStreamingSessions, "max-streaming-sessions", apiserver.DefaultMaxStreamingSessions, "exec, attach and port-forward sessions proxied at once; past it, 429")
 	flag.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (the live view at /ui/ has them either way)")
 	flag.StringVar(&opts.TracingReceiverAddress, "tracing-receiver-address", "", "loopback address to receive the other components' spans on, OTLP/HTTP (off when empty)")

@@ -3,6 +3,7 @@
 // that Exec, Attach and PortForward answer.
 //
 //	fake-cri --listen unix:///abs/fake-cri.sock --root DIR [--stream-address 127.0.0.1:0] [--debug-address ADDR]
+//	         [--unknown-images generic|not-found] [--busybox PATH] [--imagebin PATH]
 //
 // SIGINT or SIGTERM stops it gracefully. A real runtime's containers outlive
 // it; these are its child processes and die with it (Pdeathsig). A fake-cri
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&opts.Streaming.MaxSessions, "max-streaming-sessions", streaming.DefaultMaxSessions, "sessions the streaming server serves at once; past it, 429")
 	fs.DurationVar(&opts.Streaming.StreamIdleTimeout, "stream-idle-timeout", 4*time.Hour, "close a streaming session on which nothing moved for this long (containerd's stream_idle_timeout)")
 	fs.DurationVar(&opts.Streaming.StreamCreationTimeout, "stream-creation-timeout", remotecommand.DefaultStreamCreationTimeout, "how long an SPDY client may take to create its streams")
+	fs.StringVar((*string)(&opts.UnknownImages), "unknown-images", string(fakecri.UnknownImagesGeneric), "pulling an image the catalogue does not know: generic (a generic image) or not-found (fail, as a registry without it)")
+	fs.StringVar(&opts.Busybox, "busybox", "", "busybox binary for the images' applets (default: /bin/busybox, /usr/bin/busybox or in PATH)")
+	fs.StringVar(&opts.ImageBin, "imagebin", "", "cmd/imagebin binary for agnhost, nginx, httpd and pause (default: beside fake-cri, or in PATH)")
 	fs.StringVar(&opts.DebugAddress, "debug-address", "", "serve net/http/pprof at this address (off when empty)")
 	fs.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	if err := fs.Parse(args); err != nil {

@@ -56,4 +56,16 @@ func TestRun(t *testing.T) {
 	if code := run(ctx, args, &stderr); code != 1 || !strings.Contains(stderr.String(), `msg="fake-cri failed" err="streaming server: `) {
 		t.Errorf("non-loopback streaming address: exit code %d; log:\n%s", code, stderr.String())
 	}
+
+	// The image flags reach the runtime's Config.
+	stderr.Reset()
+	args = []string{"--listen", "unix://" + sock, "--root", root, "--unknown-images", "maybe", "--busybox", "/no/busybox", "--imagebin", "/no/imagebin"}
+	if code := run(ctx, args, &stderr); code != 1 || !strings.Contains(stderr.String(), `err="fakecri: unknown images \"maybe\": want \"generic\" or \"not-found\""`) {
+		t.Errorf("--unknown-images maybe: exit code %d; log:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	args = []string{"--listen", "unix://" + sock, "--root", root, "--unknown-images", "not-found", "--busybox", "/no/busybox", "--imagebin", "/no/imagebin"}
+	if code := run(ctx, args, &stderr); code != 0 {
+		t.Errorf("--unknown-images not-found: exit code %d; log:\n%s", code, stderr.String())
+	}
 }

@@ -41,6 +41,7 @@ func run(args []string) error {
 	keyFile := fs.String("tls-private-key-file", "", "key of --tls-cert-file")
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
+	redirect := fs.Bool("redirect-container-streaming", false, "answer exec, attach and port-forward with a redirect to the runtime's streaming URL, as kubelets before 1.20 could (a teaching switch)")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +71,8 @@ func run(args []string) error {
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: *maxSessions,
 		TracingEndpoint:      *tracingEndpoint,
+		// A teaching switch (docs/labs).
+		RedirectContainerStreaming: *redirect,
 	})
 	if err != nil {
 		return err

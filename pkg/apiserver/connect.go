@@ -115,6 +115,12 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string
 	span.SetAttributes(tracing.RequestAttr(r))
 	tracing.Inject(ctx, r.Header)
 	hop := tracing.NewHop(span, answeredBy, tracing.HopClient, live)
+	if f, ok := handler.(*redirectFollower); ok {
+		f.followed = func(u *url.URL) {
+			span.AddEvent(tracing.PhaseRedirected, trace.WithAttributes(tracing.AttrTo.String(tracing.HopStreaming), tracing.AttrURL.String(tracing.MaskToken(u.String()))))
+			hop.AnsweredBy(tracing.HopStreaming)
+		}
+	}
 	rec := httpserver.Record(w)
 	rec.WrapHijacked(hop.Wrap)
 	handler.ServeHTTP(rec, r)
@@ -173,7 +179,10 @@ var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to",
 // the StreamTranslatorHandler, a WebSocket port-forward (SPDY tunnelled)
 // to the TunnelingHandler, anything else to UpgradeAwareHandler.
 func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Object, responder errorResponder) (http.Handler, string) {
-	upgrade := proxy.NewUpgradeAwareHandler(loc, s.kubelet.transport, false, true, proxy.NewErrorResponder(responder))
+	var upgrade http.Handler = proxy.NewUpgradeAwareHandler(loc, s.kubelet.transport, false, true, proxy.NewErrorResponder(responder))
+	if s.opts.StreamingProxyRedirects {
+		upgrade = &redirectFollower{location: loc, transport: s.kubelet.transport, responder: responder}
+	}
 	if s.opts.StreamingMode != StreamingTranslate {
 		return upgrade, ""
 	}

@@ -72,6 +72,12 @@ type Options struct {
 	// sessions proxied at once; past it a request gets 429. Default
 	// DefaultMaxStreamingSessions.
 	MaxStreamingSessions int
+	// StreamingProxyRedirects follows a kubelet's redirect to its
+	// runtime's streaming server, as kube-apiserver's gate of that name did
+	// until 1.24 (redirects.go); a teaching switch, for kubelets with
+	// --redirect-container-streaming. WebSocket sessions that the apiserver
+	// translates do not follow: translation came after redirects went.
+	StreamingProxyRedirects bool
 	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the
 	// apiserver's traces go to, and those its receiver takes in (see
 	// pkg/tracing); the live view at /ui/ has them either way.
@@ -80,6 +86,9 @@ type Options struct {
 	// an OTLP/HTTP receiver (as a collector's 4318) for the kubelets' and
 	// runtimes' spans, so that the live view shows every hop.
 	TracingReceiverAddress string
+	// TracingReceiverListener, when set, is already listening on
+	// TracingReceiverAddress: one who chose a free port keeps it.
+	TracingReceiverListener net.Listener
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -156,10 +165,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.setUpSecurity(); err != nil {
+		s.tracing.Shutdown(context.Background())
 		return nil, err
 	}
 	st, err := registry.Open(opts.DataDir, s.kickControllers)
 	if err != nil {
+		s.tracing.Shutdown(context.Background())
 		return nil, err
 	}
 	s.store = st
@@ -189,6 +200,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	receiver, err := s.serveTraceReceiver()
 	if err != nil {
 		l.Close()
+		s.tracing.Shutdown(context.Background())
 		return err
 	}
 	srv := &http.Server{
@@ -233,7 +245,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if receiver != nil {
 		receiver.Close()
 	}
-	s.tracing.Shutdown(shutdownCtx)
+	// The spans get a grace of their own: a slow request must not leave
+	// the exporter running.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancelFlush()
+	s.tracing.Shutdown(flushCtx)
 	if err == nil {
 		err = <-serveErr
 	}
@@ -254,9 +270,12 @@ func (s *Server) serveTraceReceiver() (*http.Server, error) {
 	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		return nil, fmt.Errorf("tracing receiver address %q: want a loopback address such as 127.0.0.1:4318", addr)
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("tracing receiver: %w", err)
+	l := s.opts.TracingReceiverListener
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("tracing receiver: %w", err)
+		}
 	}
 	srv := &http.Server{Handler: s.traces.Receiver(s.opts.TracingEndpoint, s.log), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)

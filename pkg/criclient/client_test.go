@@ -86,7 +86,7 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, r *runtimeapi.RemoveCon
 }
 
 // serve starts f on a unix socket and returns the endpoint.
-func serve(t *testing.T, f *fakeRuntime) string {
+func serve(t *testing.T, f runtimeapi.RuntimeServiceServer) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "cri.sock")
 	lis, err := net.Listen("unix", sock)

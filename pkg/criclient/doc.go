@@ -5,6 +5,7 @@
 // lines for a script or its reader:
 //
 //	client.go  Dial, and the commands: Version, Wait, List, Reset
+//	exec.go    Exec: the streaming URL of a CRI Exec, printed (docs/labs)
 //
 // Reset is how scripts/containerd.sh down leaves nothing behind: removing a
 // sandbox through CRI, unlike deleting containers with ctr, also unmounts

@@ -1,6 +1,7 @@
 package demostack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,11 +19,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	"sigs.k8s.io/yaml"
 
+	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/execlabtest"
+	"github.com/execlab/execlab/pkg/pki"
 )
 
 // Runtimes Up can run the pods on.
@@ -40,6 +44,9 @@ type Config struct {
 	// APIServerPort and KubeletPort are where Up starts them.
 	APIServerPort int
 	KubeletPort   int
+	// TracingEndpoint, when set, is an OTLP/HTTP collector (a Jaeger) that
+	// the apiserver sends every component's spans on to.
+	TracingEndpoint string
 	// Stdout gets what a script reads (the kubeconfig's path, the status);
 	// Stderr what a person reads.
 	Stdout, Stderr io.Writer
@@ -49,17 +56,29 @@ func (c Config) path(elem ...string) string {
 	return filepath.Join(append([]string{c.StateDir}, elem...)...)
 }
 
-// Up starts the stack in the background, on runtime (FakeRuntime or
-// ContainerdRuntime), unless it runs already; then it makes sure the demo
-// pod runs and prints the kubeconfig's path.
-func Up(ctx context.Context, cfg Config, runtime string) error {
+// UpOptions say how Up starts the stack.
+type UpOptions struct {
+	// Runtime is FakeRuntime (the default) or ContainerdRuntime.
+	Runtime string
+	// StreamingMode is the apiserver's (execlabtest.Options).
+	StreamingMode apiserver.StreamingMode
+	// RedirectContainerStreaming and StreamingProxyRedirects are the
+	// teaching switches of the redirect lab (execlabtest.Options).
+	RedirectContainerStreaming bool
+	StreamingProxyRedirects    bool
+}
+
+// Up starts the stack in the background as opts say, unless it runs
+// already: then it starts again, as they were, the components that have
+// stopped (a lab killed one, say), and leaves the others. Either way it
+// makes sure the demo pod runs and prints the kubeconfig's path.
+func Up(ctx context.Context, cfg Config, opts UpOptions) error {
+	runtime := cmp.Or(opts.Runtime, FakeRuntime)
 	if runtime != FakeRuntime && runtime != ContainerdRuntime {
 		return fmt.Errorf("unknown runtime %q: use --runtime %s or --runtime %s", runtime, FakeRuntime, ContainerdRuntime)
 	}
 	if s, err := execlabtest.Attach(cfg.StateDir); err == nil && anyAlive(s) {
-		fmt.Fprintf(cfg.Stderr, "execlab is already running (state in %s); `make down` stops it.\n", cfg.StateDir)
-		fmt.Fprintln(cfg.Stdout, s.Kubeconfig)
-		return nil
+		return restore(ctx, cfg, s)
 	}
 	for _, p := range []struct {
 		port int
@@ -69,22 +88,56 @@ func Up(ctx context.Context, cfg Config, runtime string) error {
 			return fmt.Errorf("port %d is in use; set %s", p.port, p.env)
 		}
 	}
-	opts := execlabtest.Options{
-		StateDir:      cfg.StateDir,
-		BinDir:        filepath.Join(cfg.Root, "bin"),
-		Detach:        true,
-		APIServerPort: cfg.APIServerPort,
-		KubeletPort:   cfg.KubeletPort,
+	stackOpts := execlabtest.Options{
+		StateDir:        cfg.StateDir,
+		BinDir:          filepath.Join(cfg.Root, "bin"),
+		Detach:          true,
+		APIServerPort:   cfg.APIServerPort,
+		KubeletPort:     cfg.KubeletPort,
+		Users:           labUsers,
+		StreamingMode:   opts.StreamingMode,
+		TracingEndpoint: cfg.TracingEndpoint,
+
+		RedirectContainerStreaming: opts.RedirectContainerStreaming,
+		StreamingProxyRedirects:    opts.StreamingProxyRedirects,
 	}
 	if runtime == ContainerdRuntime {
 		var err error
-		if opts.CRIEndpoint, err = startContainerd(ctx, cfg); err != nil {
+		if stackOpts.CRIEndpoint, err = startContainerd(ctx, cfg); err != nil {
 			return err
 		}
 	}
-	s, err := execlabtest.Start(ctx, opts)
+	s, err := execlabtest.Start(ctx, stackOpts)
 	if err != nil {
 		return err
+	}
+	if err := ensureDemoPod(ctx, cfg, s, false); err != nil {
+		return fmt.Errorf("%w; the logs are in %s", err, cfg.path("logs"))
+	}
+	fmt.Fprintln(cfg.Stdout, s.Kubeconfig)
+	return nil
+}
+
+// restore starts again the components of a running stack that have
+// stopped, then waits for the demo pod.
+func restore(ctx context.Context, cfg Config, s *execlabtest.Stack) error {
+	var restarted []*execlabtest.Component
+	for _, c := range s.Components() {
+		if c.Running() {
+			continue
+		}
+		if err := s.Restart(ctx, c); err != nil {
+			return err
+		}
+		restarted = append(restarted, c)
+	}
+	if len(restarted) == 0 {
+		fmt.Fprintf(cfg.Stderr, "execlab is already running (state in %s); `make down` stops it.\n", cfg.StateDir)
+		fmt.Fprintln(cfg.Stdout, s.Kubeconfig)
+		return nil
+	}
+	for _, c := range restarted {
+		fmt.Fprintf(cfg.Stderr, "execlab: started %s again (pid %d)\n", c.Name, c.PID())
 	}
 	if err := ensureDemoPod(ctx, cfg, s, false); err != nil {
 		return fmt.Errorf("%w; the logs are in %s", err, cfg.path("logs"))
@@ -186,10 +239,11 @@ func ensureDemoPod(ctx context.Context, cfg Config, s *execlabtest.Stack, recrea
 		// The pod of an earlier up: until the kubelet just started has
 		// synced it, its status tells of containers the runtime may have
 		// lost, so only an exec shows that it runs.
-		if _, err := s.WaitPod(ctx, want.Namespace, want.Name, execlabtest.RunningAndReady); err != nil {
+		pod, err := s.WaitPod(ctx, want.Namespace, want.Name, execlabtest.RunningAndReady)
+		if err != nil {
 			return err
 		}
-		if err := waitExec(ctx, s, want); err != nil {
+		if err := waitExec(ctx, s, pod); err != nil {
 			return err
 		}
 		fmt.Fprintf(cfg.Stderr, "pod/%s unchanged\n", want.Name)
@@ -214,13 +268,32 @@ func ensureDemoPod(ctx context.Context, cfg Config, s *execlabtest.Stack, recrea
 	return nil
 }
 
-// waitExec runs true in the pod's first container, through the apiserver,
-// until it succeeds, for up to 30 s.
+// waitExec runs true in the pod's first container, straight at its node's
+// kubelet API as the apiserver would ask it (with the apiserver's kubelet
+// client certificate), until it succeeds, for up to 30 s: then the kubelet
+// and the runtime run the container, whatever the apiserver's switches.
+// client-go's SPDY executor follows the redirect of a kubelet with
+// --redirect-container-streaming, which the apiserver need not.
 func waitExec(ctx context.Context, s *execlabtest.Stack, pod *corev1.Pod) error {
-	req := s.Client().CoreV1().RESTClient().Post().
-		Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: pod.Spec.Containers[0].Name, Command: []string{"true"}, Stdout: true}, scheme.ParameterCodec)
-	exec, err := remotecommand.NewSPDYExecutor(s.RESTConfig(), http.MethodPost, req.URL())
+	var kubelet string
+	for _, n := range s.Nodes {
+		if n.Name == pod.Spec.NodeName {
+			kubelet = n.Kubelet.URL
+		}
+	}
+	if kubelet == "" {
+		return fmt.Errorf("pod %s runs on %q, no node of the stack", pod.Name, pod.Spec.NodeName)
+	}
+	u, err := url.Parse(fmt.Sprintf("%s/exec/%s/%s/%s?command=true&output=1", kubelet, pod.Namespace, pod.Name, pod.Spec.Containers[0].Name))
+	if err != nil {
+		return err
+	}
+	config := &rest.Config{Host: kubelet, TLSClientConfig: rest.TLSClientConfig{
+		CAFile:   pki.CertFile(s.CertDir, pki.CA),
+		CertFile: pki.CertFile(s.CertDir, pki.APIServerKubeletClient),
+		KeyFile:  pki.KeyFile(s.CertDir, pki.APIServerKubeletClient),
+	}}
+	exec, err := remotecommand.NewSPDYExecutor(config, http.MethodPost, u)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,10 @@
 // demo pod of scripts/demo-pod.yaml; pkg/execlabtest knows how the
 // components are wired, this package only what a person asks of them.
 //
-//	demostack.go  Up, Down, Reset: start, stop, and back to the demo pod alone
+//	cli.go        Main: cmd/execlab's commands and flags
+//	demostack.go  Up, Down, Reset: start (or restore), stop, and back to the demo pod alone
 //	status.go     Status: the components, the pods and the sessions open
-//	sessions.go   openSessions: the streaming connections a kubelet holds, from /proc
+//	env.go        Env, PrintEnv: the stack's environment for docs and labs ($APISERVER, $TOKEN…)
+//	lab.go        Labs, RunLab: docs/labs, each run against the stack (pkg/labs)
 //	containerd.go the private containerd of scripts/containerd.sh, for --runtime containerd
 package demostack

@@ -2,14 +2,16 @@ package demostack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
+	"io"
 	"text/tabwriter"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/execlab/execlab/pkg/execlabtest"
+	"github.com/execlab/execlab/pkg/tracing"
 )
 
 // Status prints what runs — each component with its PID and address, an
@@ -45,19 +47,37 @@ func Status(ctx context.Context, cfg Config) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Namespace, p.Name, p.Status.Phase, p.Spec.NodeName)
 	}
 	w.Flush()
-	sessions := 0
-	for _, n := range s.Nodes {
-		if !n.Kubelet.Running() {
-			continue
-		}
-		open, err := openSessions(n.Kubelet.PID(), portOf(n.Kubelet.URL), portOf(s.APIServer.URL))
-		if err != nil {
-			return fmt.Errorf("sessions of %s: %w", n.Kubelet.Name, err)
-		}
-		sessions += open
+	return writeSessions(ctx, cfg.Stdout, s)
+}
+
+// writeSessions lists the sessions running through the apiserver, as its
+// live view has them (/ui/api/sessions): exec, attach, port-forward, logs.
+func writeSessions(ctx context.Context, out io.Writer, s *execlabtest.Stack) error {
+	body, err := s.Client().CoreV1().RESTClient().Get().AbsPath(tracing.UIPath, "api/sessions").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
 	}
-	fmt.Fprintf(cfg.Stdout, "\nstreaming sessions open (exec, attach, port-forward): %d\n", sessions)
-	return nil
+	var all []tracing.Session
+	if err := json.Unmarshal(body, &all); err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	var running []tracing.Session
+	for _, sess := range all {
+		if sess.Running {
+			running = append(running, sess)
+		}
+	}
+	fmt.Fprintf(out, "\nsessions open: %d\n", len(running))
+	if len(running) == 0 {
+		return nil
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KIND\tPOD\tCOMMAND\tFOR\tBYTES IN/OUT\tTRACE")
+	for _, sess := range running {
+		fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%d\t%s\n", sess.Kind, sess.Namespace, sess.Pod, sess.Command,
+			sess.Duration.Round(time.Second), sess.BytesIn, sess.BytesOut, sess.TraceID)
+	}
+	return w.Flush()
 }
 
 func state(c *execlabtest.Component) string {
@@ -65,13 +85,4 @@ func state(c *execlabtest.Component) string {
 		return "running"
 	}
 	return "exited"
-}
-
-func portOf(rawURL string) int {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(u.Port())
-	return p
 }

@@ -46,10 +46,15 @@ type apiserverSpec struct {
 	policyFile    string
 	streamingMode apiserver.StreamingMode
 	maxSessions   int
+	// followRedirects is --streaming-proxy-redirects.
+	followRedirects bool
 	// receiverPort is where the apiserver takes in the others' spans;
 	// tracingEndpoint, a collector it sends every span on to.
 	receiverPort    int
 	tracingEndpoint string
+	// receiver, in this process, holds the listener taken on receiverPort
+	// until the first start takes it.
+	receiver *reservedListener
 }
 
 func (c apiserverSpec) binary() string { return "fake-apiserver" }
@@ -73,6 +78,9 @@ func (c apiserverSpec) args() []string {
 	if c.streamingMode != "" {
 		args = append(args, "--streaming-mode", string(c.streamingMode))
 	}
+	if c.followRedirects {
+		args = append(args, "--streaming-proxy-redirects")
+	}
 	args = append(args, "--tracing-receiver-address", c.receiverAddress())
 	if c.tracingEndpoint != "" {
 		args = append(args, "--tracing-endpoint", c.tracingEndpoint)
@@ -89,7 +97,9 @@ func (c apiserverSpec) serve(ctx context.Context, ln net.Listener, log *slog.Log
 		AuthorizationPolicyFile: c.policyFile,
 		StreamingMode:           c.streamingMode,
 		MaxStreamingSessions:    c.maxSessions,
+		StreamingProxyRedirects: c.followRedirects,
 		TracingReceiverAddress:  c.receiverAddress(),
+		TracingReceiverListener: c.receiver.take(),
 		TracingEndpoint:         c.tracingEndpoint,
 		// The flags' defaults.
 		AnonymousAuth:  true,
@@ -170,6 +180,8 @@ type kubeletSpec struct {
 	pkiDir          string
 	maxSessions     int
 	tracingEndpoint string
+	// redirect is --redirect-container-streaming.
+	redirect bool
 }
 
 func (c kubeletSpec) binary() string { return "fake-kubelet" }
@@ -187,6 +199,9 @@ func (c kubeletSpec) args() []string {
 	if c.pkiDir != "" {
 		cert, key, ca := c.tlsFiles()
 		args = append(args, "--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", ca)
+	}
+	if c.redirect {
+		args = append(args, "--redirect-container-streaming")
 	}
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
@@ -214,6 +229,8 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: c.maxSessions,
 		TracingEndpoint:      c.tracingEndpoint,
+		// A teaching switch.
+		RedirectContainerStreaming: c.redirect,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -92,4 +93,24 @@ func (r *runInProcess) pid() int { return os.Getpid() }
 
 func (r *runInProcess) signal(os.Signal) error {
 	return errors.New("runs in this process: there is no process of its own to signal")
+}
+
+// reservedListener is a listener the stack took on a port it chose, for a
+// component in this process to serve on at its first start; a restart
+// listens anew.
+type reservedListener struct {
+	mu sync.Mutex
+	ln net.Listener
+}
+
+// take returns the listener the first time, nil after.
+func (r *reservedListener) take() net.Listener {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ln := r.ln
+	r.ln = nil
+	return ln
 }

@@ -20,6 +20,8 @@ type manifest struct {
 	CRIEndpoint string         `json:"criEndpoint,omitempty"`
 	APIServer   manifestPart   `json:"apiserver"`
 	Nodes       []manifestNode `json:"nodes"`
+	// TracingReceiver is where the apiserver takes in the others' spans.
+	TracingReceiver string `json:"tracingReceiver,omitempty"`
 }
 
 type manifestNode struct {
@@ -45,7 +47,7 @@ func (s *Stack) writeManifest() error {
 	if s.opts.BinDir == "" {
 		return nil
 	}
-	m := manifest{Kubeconfig: s.Kubeconfig, CertDir: s.CertDir, CRIEndpoint: s.opts.CRIEndpoint, APIServer: partOf(s.APIServer)}
+	m := manifest{Kubeconfig: s.Kubeconfig, CertDir: s.CertDir, CRIEndpoint: s.opts.CRIEndpoint, TracingReceiver: s.tracingReceiver, APIServer: partOf(s.APIServer)}
 	for _, n := range s.Nodes {
 		mn := manifestNode{Name: n.Name, CRIEndpoint: n.CRIEndpoint, RuntimeDir: n.RuntimeDir, Kubelet: partOf(n.Kubelet)}
 		if n.Runtime != nil {
@@ -84,8 +86,9 @@ func Attach(stateDir string) (*Stack, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, manifestFile), err)
 	}
 	s := &Stack{
-		Kubeconfig: m.Kubeconfig,
-		CertDir:    m.CertDir,
+		Kubeconfig:      m.Kubeconfig,
+		CertDir:         m.CertDir,
+		tracingReceiver: m.TracingReceiver,
 		opts: Options{
 			StateDir:    dir,
 			CRIEndpoint: m.CRIEndpoint,

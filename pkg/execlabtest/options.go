@@ -28,6 +28,13 @@ type Options struct {
 	CRIEndpoint string
 	// StreamingMode is the apiserver's; empty is its default, translate.
 	StreamingMode apiserver.StreamingMode
+	// RedirectContainerStreaming makes every kubelet answer exec, attach
+	// and port-forward with a redirect to the runtime's streaming URL, and
+	// StreamingProxyRedirects makes the apiserver follow such redirects:
+	// the kubelets' and kube-apiserver's switches of those names, gone
+	// since Kubernetes 1.20 and 1.24, kept for teaching (docs/labs).
+	RedirectContainerStreaming bool
+	StreamingProxyRedirects    bool
 	// Insecure serves plain HTTP with no authentication or authorization
 	// anywhere, as the packages do without certificates. In this process
 	// only: fake-apiserver always serves HTTPS.
@@ -67,7 +74,9 @@ type Options struct {
 
 // User is a token user the stack's apiserver knows, besides admin.
 type User struct {
-	Name   string
+	Name string
+	// Token empty is the token a previous start in the same state
+	// directory gave the user, or a new random one.
 	Token  string
 	Groups []string
 }

@@ -2,6 +2,7 @@ package execlabtest
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
@@ -37,17 +38,15 @@ func (s *Stack) writeSecurityFiles() (string, error) {
 	if err := pki.Ensure(s.CertDir); err != nil {
 		return "", err
 	}
-	token := s.opts.AdminToken
-	if token == "" {
-		var err error
-		if token, err = keptAdminToken(s.path(tokensFile)); err != nil {
-			return "", err
-		}
+	kept, err := keptTokens(s.path(tokensFile))
+	if err != nil {
+		return "", err
 	}
+	token := cmp.Or(s.opts.AdminToken, kept["admin"], randomToken())
 	var tokens strings.Builder
 	fmt.Fprintf(&tokens, "%s,admin,admin,%q\n", token, "system:masters")
 	for _, u := range s.opts.Users {
-		fmt.Fprintf(&tokens, "%s,%s,%s,%q\n", u.Token, u.Name, u.Name, strings.Join(u.Groups, ","))
+		fmt.Fprintf(&tokens, "%s,%s,%s,%q\n", cmp.Or(u.Token, kept[u.Name], randomToken()), u.Name, u.Name, strings.Join(u.Groups, ","))
 	}
 	if err := os.WriteFile(s.path(tokensFile), []byte(tokens.String()), 0o600); err != nil {
 		return "", err
@@ -63,23 +62,34 @@ func (s *Stack) writeSecurityFiles() (string, error) {
 	return token, os.WriteFile(s.path(policyFile), []byte(policy), 0o600)
 }
 
-// keptAdminToken is the admin token in the first line of the token file a
-// previous start wrote, so that kubeconfigs handed out stay valid; or a new
-// random one.
-func keptAdminToken(tokenFile string) (string, error) {
+// keptTokens are the tokens, by user, of the token file a previous start
+// wrote, so that kubeconfigs and tokens handed out stay valid.
+func keptTokens(tokenFile string) (map[string]string, error) {
+	kept := map[string]string{}
 	f, err := os.Open(tokenFile)
-	if err == nil {
-		defer f.Close()
-		line, _ := bufio.NewReader(f).ReadString('\n')
-		if token, _, ok := strings.Cut(line, ",admin,"); ok && token != "" {
-			return token, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+	if errors.Is(err, fs.ErrNotExist) {
+		return kept, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// token,user,uid,"groups"
+		fields := strings.SplitN(sc.Text(), ",", 3)
+		if len(fields) == 3 && fields[0] != "" {
+			kept[fields[1]] = fields[0]
+		}
+	}
+	return kept, sc.Err()
+}
+
+// randomToken is a new bearer token: 24 random bytes, base64url.
+func randomToken() string {
 	b := make([]byte, 24)
 	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // WriteKubeconfig writes a kubeconfig for the stack's apiserver whose user

@@ -146,6 +146,7 @@ func (s *Stack) start(ctx context.Context) error {
 		dataDir:         s.path(apiserverDir),
 		insecure:        s.opts.Insecure,
 		streamingMode:   s.opts.StreamingMode,
+		followRedirects: s.opts.StreamingProxyRedirects,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.opts.TracingEndpoint,
 	}
@@ -166,9 +167,11 @@ func (s *Stack) start(ctx context.Context) error {
 		return fmt.Errorf("apiserver: %w", err)
 	}
 	spec.port = port
-	if spec.receiverPort, err = freePort(); err != nil {
+	receiver, receiverPort, err := s.reservePort(0)
+	if err != nil {
 		return fmt.Errorf("apiserver: %w", err)
 	}
+	spec.receiverPort, spec.receiver = receiverPort, &reservedListener{ln: receiver}
 	s.tracingReceiver = spec.receiverURL()
 	s.APIServer = s.newComponent("apiserver", spec, port, ln)
 	s.APIServer.URL = s.baseURL(port)
@@ -233,6 +236,7 @@ func (s *Stack) startNode(ctx context.Context, name string) error {
 		pkiDir:          s.CertDir,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.tracingReceiver,
+		redirect:        s.opts.RedirectContainerStreaming,
 	}
 	n.Kubelet = s.newComponent(kubeletName, spec, port, ln)
 	n.Kubelet.URL = s.baseURL(port)
@@ -407,6 +411,10 @@ func (s *Stack) Client() kubernetes.Interface { return s.client }
 // RESTConfig is a copy of the client configuration the kubeconfig
 // describes.
 func (s *Stack) RESTConfig() *rest.Config { return rest.CopyConfig(s.config) }
+
+// TracingReceiver is the URL where the apiserver takes in the spans of the
+// kubelets and runtimes (their --tracing-endpoint).
+func (s *Stack) TracingReceiver() string { return s.tracingReceiver }
 
 // AdminToken is the bearer token of admin, the kubeconfig's user.
 func (s *Stack) AdminToken() string { return s.adminToken }

@@ -299,6 +299,44 @@ func TestStateKept(t *testing.T) {
 	}
 }
 
+// TestUsersKeepTheirTokens: a user given no token gets the one a previous
+// start in the state directory gave it, as admin does, and it works.
+func TestUsersKeepTheirTokens(t *testing.T) {
+	dir := t.TempDir()
+	users := func(s *Stack) map[string]string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, tokensFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := keptTokens(filepath.Join(dir, tokensFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept["admin"] != s.AdminToken() || !strings.Contains(string(b), ",alice,alice,\"\"\n") {
+			t.Errorf("token file:\n%s", b)
+		}
+		return kept
+	}
+	first := New(t, Options{StateDir: dir, Users: []User{{Name: "alice"}, {Name: "bob", Token: "bobs-token"}}})
+	before := users(first)
+	if len(before["alice"]) < 32 || before["bob"] != "bobs-token" {
+		t.Fatalf("tokens %q", before)
+	}
+	config := first.RESTConfig()
+	config.BearerToken = before["alice"]
+	if _, err := first.Client().CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	second := New(t, Options{StateDir: dir, Users: []User{{Name: "alice"}, {Name: "bob"}}})
+	if after := users(second); after["alice"] != before["alice"] || after["bob"] != "bobs-token" {
+		t.Errorf("second start's tokens %q, want the first's %q", after, before)
+	}
+}
+
 func TestOptionsChecked(t *testing.T) {
 	for _, o := range []Options{
 		{},

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -32,7 +33,11 @@ type container struct {
 	sandboxID string
 	config    *runtimeapi.ContainerConfig
 	imageRef  string
-	logPath   string // empty: logging is off
+	// image is what the container takes from its image when it is created,
+	// as containerd builds its spec then: the reference that finds the
+	// image's files, and its configuration.
+	image   containerImage
+	logPath string // empty: logging is off
 
 	// exited is closed once the main task has ended and its status is
 	// recorded, or at once for a container loaded as exited.
@@ -45,7 +50,16 @@ type container struct {
 	io     *containerIO
 	env    []string
 	wd     string
+	files  imageFiles
 	execs  map[*process]struct{}
+	// lastCPU is the CPU time the last stats read, for the next one's rate.
+	lastCPU cpuSample
+}
+
+// containerImage is what a container keeps of its image.
+type containerImage struct {
+	Ref    string              `json:"ref"`
+	Config ocispec.ImageConfig `json:"config"`
 }
 
 // containerStatus is the mutable part of a container, kept under its mu.
@@ -95,6 +109,7 @@ func (c *container) record() (any, error) {
 		Name:      c.name,
 		Config:    cfg,
 		ImageRef:  c.imageRef,
+		Image:     c.image,
 		LogPath:   c.logPath,
 		Status: statusRecord{
 			State:      st.state.String(),
@@ -120,6 +135,7 @@ func containerFromRecord(rec containerRecord, dir string) (*container, error) {
 		sandboxID: rec.SandboxID,
 		config:    cfg,
 		imageRef:  rec.ImageRef,
+		image:     rec.Image,
 		logPath:   rec.LogPath,
 		exited:    make(chan struct{}),
 		execs:     map[*process]struct{}{},
@@ -168,6 +184,7 @@ func (rt *Runtime) createContainer(sandboxID string, cfg *runtimeapi.ContainerCo
 		sandboxID: s.id,
 		config:    cfg,
 		imageRef:  img.ID,
+		image:     containerImage{Ref: img.Ref, Config: img.Spec.Config},
 		exited:    make(chan struct{}),
 		execs:     map[*process]struct{}{},
 		status:    containerStatus{state: runtimeapi.ContainerState_CONTAINER_CREATED},
@@ -227,23 +244,27 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	if s.getState() != runtimeapi.PodSandboxState_SANDBOX_READY {
 		return fmt.Errorf("sandbox container %q is not running", s.id)
 	}
-	c.env = environ(c.config, s.config)
+	c.env = environ(c.config, s.config, c.image.Config)
 	c.wd = filepath.Join(c.dir, workDirName)
-	if wd := c.config.GetWorkingDir(); wd != "" {
-		if fi, err := os.Stat(wd); err == nil && fi.IsDir() {
-			c.wd = wd
+	for _, wd := range []string{c.config.GetWorkingDir(), c.image.Config.WorkingDir} {
+		if wd != "" {
+			if fi, err := os.Stat(wd); err == nil && fi.IsDir() {
+				c.wd = wd
+			}
+			break
 		}
 	}
+	c.files = rt.tools.files(c.image.Ref)
 	cio, err := newContainerIO(c.logPath, c.config.GetTty())
 	if err != nil {
 		return fmt.Errorf("failed to create container loggers: %w", err)
 	}
 	var t task
 	var p *process
-	if argv := slices.Concat(c.config.GetCommand(), c.config.GetArgs()); len(argv) == 0 {
+	if argv := processArgs(c.config, c.image.Config); len(argv) == 0 {
 		t = newIdleTask()
 	} else {
-		spec := procSpec{argv: argv, env: c.env, dir: c.wd, tty: c.config.GetTty(), stdin: c.config.GetStdin()}
+		spec := procSpec{argv: argv, env: c.env, dir: c.wd, files: c.files, tty: c.config.GetTty(), stdin: c.config.GetStdin()}
 		if p, err = startProcess(spec); err != nil {
 			cio.finish()
 			return fmt.Errorf("failed to start container %q: %w", c.id, err)
@@ -265,21 +286,49 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	return nil
 }
 
-// environ is a container's environment: a default PATH and the HOSTNAME
-// containerd sets, then Config.Envs, then HOME if still unset, as runc sets
-// it from the user's passwd entry.
-func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig) []string {
+// processArgs is the container's command line, the image's entrypoint and
+// command standing in for what the container does not say, as containerd's
+// WithProcessArgs (internal/cri/opts/spec_linux.go). Empty: neither says
+// anything, which only a generic image can leave unsaid.
+func processArgs(cfg *runtimeapi.ContainerConfig, img ocispec.ImageConfig) []string {
+	command, args := cfg.GetCommand(), cfg.GetArgs()
+	if len(command) == 0 {
+		if len(args) == 0 {
+			args = img.Cmd
+		}
+		if command == nil && !(len(img.Entrypoint) == 1 && img.Entrypoint[0] == "") {
+			command = img.Entrypoint
+		}
+	}
+	return slices.Concat(command, args)
+}
+
+// environ is a container's environment, as containerd builds it
+// (container_create_linux.go): a default PATH and HOSTNAME, the image's
+// environment, then Config.Envs, each replacing a variable of the same name
+// where it stands; then HOME if still unset, as runc sets it from the
+// user's passwd entry.
+func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig, img ocispec.ImageConfig) []string {
 	hostname := sbCfg.GetHostname()
 	if hostname == "" {
 		hostname, _ = os.Hostname()
 	}
 	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
-	home := true
-	for _, kv := range cfg.GetEnvs() {
-		env = append(env, kv.GetKey()+"="+string(kv.GetValue()))
-		home = home && kv.GetKey() != "HOME"
+	set := func(kv string) {
+		name, _, _ := strings.Cut(kv, "=")
+		if i := slices.IndexFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") }); i >= 0 {
+			env[i] = kv
+			return
+		}
+		env = append(env, kv)
 	}
-	if u, err := user.Current(); err == nil && home {
+	for _, kv := range img.Env {
+		set(kv)
+	}
+	for _, kv := range cfg.GetEnvs() {
+		set(kv.GetKey() + "=" + string(kv.GetValue()))
+	}
+	if u, err := user.Current(); err == nil && !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "HOME=") }) {
 		env = append(env, "HOME="+u.HomeDir)
 	}
 	return env
@@ -406,9 +455,12 @@ func (rt *Runtime) remove(ctx context.Context, c *container) error {
 }
 
 // stopSignal is the signal StopContainer sends first: the container's
-// Config.StopSignal, else SIGTERM.
+// Config.StopSignal, else its image's, else SIGTERM, as containerd.
 func stopSignal(c *container) syscall.Signal {
 	if sig := signalNumber(c.config.GetStopSignal()); sig != 0 {
+		return sig
+	}
+	if sig := unix.SignalNum(c.image.Config.StopSignal); sig != 0 {
 		return sig
 	}
 	return syscall.SIGTERM

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -58,10 +59,7 @@ func (rt *Runtime) containerStatus(id string, verbose bool) (*runtimeapi.Contain
 	if img, ok := rt.images.get(c.imageRef); ok && len(img.RepoTags) > 0 {
 		image = &runtimeapi.ImageSpec{Image: img.RepoTags[0]}
 	}
-	sig := c.config.GetStopSignal()
-	if sig == runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
-		sig = runtimeapi.Signal_SIGNAL_SIGTERM
-	}
+	sig := runtimeapi.Signal(runtimeapi.Signal_value["SIGNAL_"+unix.SignalName(stopSignal(c))])
 	return &runtimeapi.ContainerStatus{
 		Id:          c.id,
 		Metadata:    c.config.GetMetadata(),

@@ -8,12 +8,22 @@
 //
 // What a container is here:
 //
-//   - Its main process is Config.Command followed by Config.Args, started on
-//     the host with the container's environment (Config.Envs over a default
-//     PATH and HOSTNAME, nothing inherited from fake-cri) in its own working
-//     directory under Root (Config.WorkingDir when it exists). All pods share
-//     the host network. A container with neither command nor args runs
-//     nothing and stays RUNNING until stopped, like a pause container.
+//   - Its main process is its image's entrypoint and command, overridden by
+//     Config.Command and Config.Args as containerd does, started on the host
+//     with the container's environment (a default PATH and HOSTNAME, the
+//     image's environment, then Config.Envs; nothing inherited from
+//     fake-cri) in its working directory (Config.WorkingDir, else the
+//     image's, when the host has it, else its own directory under Root).
+//     All pods share the host network; a hostPort is forwarded to its
+//     container port on 127.0.0.1 in user space. A container of a generic
+//     image with no command runs nothing and stays RUNNING until stopped,
+//     like a pause container.
+//   - A command, main or exec, is found as runc finds it in the container,
+//     on the image's programs laid over the host's files: the image's first
+//     along PATH (busybox's applets, the Go stand-ins of package imagebin,
+//     a few host programs, as package catalog says), then the host's. The
+//     container has no root file system, network, PID, IPC or UTS namespace
+//     and no cgroups of its own; docs/fake-runtime.md says what follows.
 //   - Every process (main or exec) leads a session and process group of its
 //     own and gets SIGKILL if fake-cri dies (Pdeathsig). When a main process
 //     exits, everything left in its session and every exec of the container
@@ -33,8 +43,9 @@
 //     Config.Tty gives it a pseudo-terminal. Every attached client gets the
 //     output; one that lags a queue behind holds it up, as with containerd,
 //     but never the container's end. Execs run in the same environment; with
-//     a TTY they get TERM=xterm, as with containerd, and start at the size
-//     the client has already sent, if any.
+//     a TTY they get TERM=xterm, as with containerd, and start at the
+//     client's first terminal size, waited for half a second at most
+//     (containerd starts them first: `stty size` may read 0 0).
 //   - Exit codes are the process's own, or 128+n when killed by signal n.
 //     StopContainer sends the stop signal (SIGTERM unless Config.StopSignal)
 //     to the process group, then SIGKILL after the timeout. With no pid
@@ -52,10 +63,14 @@
 // and their sandboxes NOTREADY, which is what containerd reports for tasks it
 // finds gone when it recovers (internal/cri/server/restart.go).
 //
-// Images: there is no registry. PullImage of any valid reference succeeds at
-// once and records the image under a stable ID, the SHA-256 of the
-// normalised reference ("busybox" is "docker.io/library/busybox:latest").
-// As with containerd, CreateContainer needs the image pulled first.
+// Images: there is no registry. PullImage of an image that package catalog
+// knows records it with its real configuration, under the digest of that
+// configuration as ID, with its tags, repo digests, size and user as
+// containerd reports them; any other valid reference is a generic image, or
+// fails as not found (Config.UnknownImages). A reference is normalised as
+// containerd does ("busybox" is "docker.io/library/busybox:latest"). As
+// with containerd, CreateContainer needs the image pulled first, and takes
+// from it what the container runs.
 //
 // The files, first those an exec crosses: the CRI Exec RPC checks the
 // container and answers a URL of pkg/streaming; when the client connects
@@ -77,6 +92,8 @@
 //	                      (what runc does for a container's processes)
 //	attach.go             Runtime.Attach: a client joins the main process's stdio
 //	                      (server/container_attach.go)
+//	programs.go           how a command is found: the image's files over the host's,
+//	                      busybox and imagebin (runc's exec.LookPath in the container)
 //	portforward.go        Runtime.PortForward: a stream to a port on loopback
 //	                      (server/sandbox_portforward_linux.go)
 //
@@ -87,11 +104,15 @@
 //	errors.go             sentinel errors, and the gRPC status each becomes
 //	                      (instrument/instrumented_service.go)
 //	sandbox.go            sandboxes: run, stop, remove, status, list (server/sandbox_*.go)
+//	hostport.go           a sandbox's host ports, forwarded in user space (what CNI's
+//	                      portmap does with NAT rules)
 //	container.go          containers: create, start, stop, remove; the environment
 //	                      (server/container_create.go, container_start.go, container_stop.go,
 //	                      container_remove.go)
 //	container_status.go   ContainerStatus, ListContainers, ReopenContainerLog
 //	                      (server/container_status.go, container_list.go, container_log_reopen.go)
+//	stats.go              ContainerStats, ListContainerStats: /proc's counts of the container's
+//	                      processes (server/container_stats_list.go reads cgroups)
 //	task.go               a container's main task: its process, or nothing when idle
 //	containerio.go        a main process's stdio: the log and attached clients
 //	                      (io/container_io.go)
@@ -102,6 +123,10 @@
 //	                      (internal/truncindex), kept, forgotten, listed
 //	store.go              the records under Root, read back after a restart
 //	                      (store/container/status.go, server/restart.go)
-//	images.go, reference.go  pulled images, and references normalised as
-//	                      github.com/distribution/reference does (server/images/image_pull.go)
+//	images.go, reference.go  pulled images (server/images/image_pull.go, image_status.go),
+//	                      and references normalised as github.com/distribution/reference does
+//
+// Subpackages: catalog, the images the runtime knows and what each is made
+// of; imagebin, the Go programs of those images (cmd/imagebin), and
+// imagebin/pause, the pause binary (cmd/pause too).
 package fakecri

@@ -74,7 +74,7 @@ func newEnv(t *testing.T, root string) *env {
 
 func startEnv(t *testing.T, root string) *env {
 	t.Helper()
-	rt, err := New(Config{Root: root, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	rt, err := New(Config{Root: root, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ImageBin: testBinary(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +103,16 @@ func startEnv(t *testing.T, root string) *env {
 	return e
 }
 
+// testBinary is this test binary, which is also imagebin (TestMain).
+func testBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
 // stop stops the server and the runtime; it may be called more than once.
 func (e *env) stop() {
 	if e.srv == nil {
@@ -116,6 +126,9 @@ func (e *env) stop() {
 }
 
 var ctx = context.Background()
+
+// genericImage is an image the catalogue does not know.
+const genericImage = "example.com/unknown/app:1"
 
 func (e *env) sandboxConfig(name string) *runtimeapi.PodSandboxConfig {
 	return &runtimeapi.PodSandboxConfig{

@@ -253,7 +253,7 @@ func (c *container) startExec(execID string, spec procSpec) (*process, error) {
 	if state := c.stateLocked(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil, fmt.Errorf("container is in %s state", state)
 	}
-	spec.env, spec.dir = c.env, c.wd
+	spec.env, spec.dir, spec.files = c.env, c.wd, c.files
 	if spec.tty {
 		spec.env = append(slices.Clone(c.env), "TERM=xterm")
 	}
@@ -271,25 +271,48 @@ func (c *container) endExec(p *process) {
 	delete(c.execs, p)
 }
 
-// initialSize takes the terminal sizes already queued on resize, so that a
-// command that reads its size at once sees the client's (containerd applies
-// it only after the start: busybox's stty size may then read 0 0).
+// initialSize is the terminal size the command starts with: the first the
+// client sends, waited for firstSizeWait at most (a client sends it as
+// soon as its streams are up), or a later one already queued behind it.
+// Upstream's runtimes start the command at once and apply the size after
+// it, a race that `stty size` loses now and then by reading 0 0.
 func initialSize(resize <-chan streaming.TerminalSize) *pty.Winsize {
+	if resize == nil {
+		return nil
+	}
 	var ws *pty.Winsize
+	take := func(sz streaming.TerminalSize) {
+		if validSize(sz) {
+			ws = &pty.Winsize{Rows: sz.Height, Cols: sz.Width}
+		}
+	}
+	timer := time.NewTimer(firstSizeWait)
+	defer timer.Stop()
+	select {
+	case sz, ok := <-resize:
+		if !ok {
+			return nil
+		}
+		take(sz)
+	case <-timer.C:
+		return nil
+	}
 	for {
 		select {
 		case sz, ok := <-resize:
 			if !ok {
 				return ws
 			}
-			if validSize(sz) {
-				ws = &pty.Winsize{Rows: sz.Height, Cols: sz.Width}
-			}
+			take(sz)
 		default:
 			return ws
 		}
 	}
 }
+
+// firstSizeWait bounds how long a TTY exec waits for the client's first
+// terminal size before it starts without one.
+const firstSizeWait = 500 * time.Millisecond
 
 // validSize ignores empty sizes, as containerd's handleResizing does.
 func validSize(sz streaming.TerminalSize) bool {

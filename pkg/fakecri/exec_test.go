@@ -69,13 +69,17 @@ func TestExecSync(t *testing.T) {
 		})
 	}
 
+	// critest's spec of this check cannot run on the fake (docs/fake-runtime.md).
 	t.Run("timeout", func(t *testing.T) {
 		start := time.Now()
-		_, err := e.rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "echo $$; exec sleep 1000"}, Timeout: 1})
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		_, err := e.rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "echo $$ > " + pidFile + "; exec sleep 1000"}, Timeout: 1})
 		wantCode(t, err, codes.DeadlineExceeded, "failed to exec in container: timeout 1s exceeded: context deadline exceeded")
 		if d := time.Since(start); d < time.Second {
 			t.Errorf("gave up after %v", d)
 		}
+		// The timed-out command is gone, as containerd kills it.
+		waitGone(t, atoi(t, []byte(waitFile(t, pidFile, func(s string) bool { return s != "" }))))
 	})
 	t.Run("missing binary", func(t *testing.T) {
 		_, err := e.rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"nosuchbinary"}})
@@ -336,4 +340,27 @@ func TestStreamingRPCs(t *testing.T) {
 	wantCode(t, err, codes.Unknown, "container is in CONTAINER_CREATED state")
 	_, err = e.rs.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: created, Cmd: []string{"true"}, Stdout: true})
 	wantCode(t, err, codes.Unknown, "container is in CONTAINER_CREATED state")
+}
+
+// TestInitialSize: a TTY exec starts at the client's first size, which it
+// waits for a while; a later size already queued wins; no size at all
+// starts it without one after the wait.
+func TestInitialSize(t *testing.T) {
+	sizes := make(chan streaming.TerminalSize, 2)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		sizes <- streaming.TerminalSize{Width: 100, Height: 40}
+	}()
+	if ws := initialSize(sizes); ws == nil || ws.Rows != 40 || ws.Cols != 100 {
+		t.Errorf("a size sent 50 ms late: %+v, want 40x100", ws)
+	}
+	sizes <- streaming.TerminalSize{Width: 80, Height: 24}
+	sizes <- streaming.TerminalSize{Width: 120, Height: 50}
+	if ws := initialSize(sizes); ws == nil || ws.Rows != 50 || ws.Cols != 120 {
+		t.Errorf("two sizes queued: %+v, want the later, 50x120", ws)
+	}
+	start := time.Now()
+	if ws := initialSize(make(chan streaming.TerminalSize)); ws != nil || time.Since(start) < firstSizeWait {
+		t.Errorf("no size: %+v after %v, want none after %v", ws, time.Since(start), firstSizeWait)
+	}
 }

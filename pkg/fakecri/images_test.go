@@ -1,13 +1,24 @@
 package fakecri
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/pkg/fakecri/catalog"
 )
 
 func TestNormalizeReference(t *testing.T) {
@@ -62,14 +73,7 @@ func FuzzNormalizeReference(f *testing.F) {
 
 func TestImages(t *testing.T) {
 	e := newEnv(t, t.TempDir())
-	pull := func(ref string) string {
-		t.Helper()
-		resp, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.ImageRef
-	}
+	pull := e.pull
 	status := func(ref string) *runtimeapi.Image {
 		t.Helper()
 		resp, err := e.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
@@ -82,14 +86,17 @@ func TestImages(t *testing.T) {
 	if img := status("docker.io/library/alpine"); img != nil {
 		t.Errorf("status of an image never pulled: %v, want none", img)
 	}
+	busybox, _ := catalog.Lookup("docker.io/library/busybox:latest")
+	content := busybox.Content("docker.io/library/busybox:latest")
 	id := pull("busybox")
-	if id != imageID("docker.io/library/busybox:latest") || len(id) != len("sha256:")+64 {
+	if id != content.ID || len(id) != len("sha256:")+64 {
 		t.Errorf("pulled busybox as %q", id)
 	}
 	if again := pull("docker.io/library/busybox:latest"); again != id {
 		t.Errorf("the same image pulled again is %q, was %q", again, id)
 	}
-	want := &runtimeapi.Image{Id: id, RepoTags: []string{"docker.io/library/busybox:latest"}}
+	want := &runtimeapi.Image{Id: id, RepoTags: []string{"docker.io/library/busybox:latest"},
+		RepoDigests: []string{"docker.io/library/busybox@" + content.Manifest}, Size: uint64(content.Size)}
 	for _, ref := range []string{"busybox", "busybox:latest", "docker.io/library/busybox:latest", id, strings.TrimPrefix(id, "sha256:")} {
 		if img := status(ref); !proto.Equal(img, want) {
 			t.Errorf("status of %q: %v, want %v", ref, img, want)
@@ -120,7 +127,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("image %v, ref %q", st.Image, st.ImageRef)
 	}
 	cfg = containerConfig("p", "e", "true")
-	cfg.Image.Image = imageID("never")
+	cfg.Image.Image = digest.FromString("never").String()
 	_, err = e.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb, Config: cfg})
 	wantCode(t, err, codes.NotFound, `failed to resolve image "`+cfg.Image.Image+`": not found`)
 
@@ -138,4 +145,125 @@ func TestImages(t *testing.T) {
 		fs.ImageFilesystems[0].UsedBytes.Value == 0 || fs.ImageFilesystems[0].InodesUsed.Value == 0 || fs.ImageFilesystems[0].Timestamp == 0 {
 		t.Errorf("ImageFsInfo: %v, %v", fs, err)
 	}
+}
+
+// catalogueID is the ID of the catalogue's image ref names.
+func catalogueID(ref string) string {
+	img, _ := catalog.Lookup(ref)
+	return img.Content(ref).ID
+}
+
+// TestImageFields checks what ImageStatus and ListImages answer, field by
+// field, as containerd's toCRIImage.
+func TestImageFields(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	status := func(ref string, verbose bool) *runtimeapi.ImageStatusResponse {
+		t.Helper()
+		resp, err := e.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}, Verbose: verbose})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	pull := e.pull
+	// The user: a uid when numeric, else a user name, without the group.
+	const tools = "gcr.io/k8s-staging-cri-tools/"
+	for ref, want := range map[string]*runtimeapi.Image{
+		tools + "test-image-user-uid":            {Uid: &runtimeapi.Int64Value{Value: 1002}},
+		tools + "test-image-user-username":       {Username: "www-data"},
+		tools + "test-image-user-uid-group":      {Uid: &runtimeapi.Int64Value{Value: 1003}},
+		tools + "test-image-user-username-group": {Username: "www-data"},
+		"registry.k8s.io/pause:3.10":             {Uid: &runtimeapi.Int64Value{Value: 65535}},
+		"busybox":                                {},
+	} {
+		pull(ref)
+		img := status(ref, false).Image
+		if !proto.Equal(img.Uid, want.Uid) || img.Username != want.Username || img.Size == 0 {
+			t.Errorf("%s: uid %v, username %q, size %d", ref, img.Uid, img.Username, img.Size)
+		}
+	}
+
+	// Three tags of one image: one ID, three tags, one repo digest.
+	id := pull(tools + "test-image-tags:1")
+	if pull(tools+"test-image-tags:2") != id || pull(tools+"test-image-tags:3") != id {
+		t.Fatal("the tags of one image pulled as different images")
+	}
+	img := status(id, false).Image
+	if !slices.Equal(img.RepoTags, []string{tools + "test-image-tags:1", tools + "test-image-tags:2", tools + "test-image-tags:3"}) ||
+		len(img.RepoDigests) != 1 || !strings.HasPrefix(img.RepoDigests[0], tools+"test-image-tags@sha256:") {
+		t.Errorf("tags %q, digests %q", img.RepoTags, img.RepoDigests)
+	}
+	// Every reference finds the same image.
+	for _, ref := range append(slices.Clone(img.RepoTags), img.RepoDigests[0], strings.TrimPrefix(id, "sha256:")) {
+		if got := status(ref, false).Image; !proto.Equal(got, img) {
+			t.Errorf("status of %q: %v, want %v", ref, got, img)
+		}
+	}
+
+	// A digest pull: that digest, no tag.
+	const byDigest = tools + "test-image-digest@sha256:9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf"
+	pull(byDigest)
+	if img := status(byDigest, false).Image; len(img.RepoTags) != 0 || !slices.Equal(img.RepoDigests, []string{byDigest}) {
+		t.Errorf("by digest: tags %q, digests %q", img.RepoTags, img.RepoDigests)
+	}
+
+	// Verbose: the configuration, as crictl inspecti shows it.
+	info := status("busybox", true).Info["info"]
+	var v struct {
+		ChainID   string        `json:"chainID"`
+		ImageSpec ocispec.Image `json:"imageSpec"`
+	}
+	if err := json.Unmarshal([]byte(info), &v); err != nil || !strings.HasPrefix(v.ChainID, "sha256:") ||
+		!slices.Equal(v.ImageSpec.Config.Cmd, []string{"sh"}) || v.ImageSpec.Config.Env[0] != "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" {
+		t.Errorf("verbose info %q: %v", info, err)
+	}
+
+	// A pull the client's deadline ends.
+	short, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	_, err := e.is.PullImage(short, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "nginx"}})
+	if grpcstatus.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("pull with a 1 ms deadline: %v", err)
+	}
+}
+
+// TestUnknownImages checks the two answers to an image the catalogue does
+// not know: a generic image, or containerd's not-found.
+func TestUnknownImages(t *testing.T) {
+	root := t.TempDir()
+	rt, err := New(Config{Root: root, UnknownImages: UnknownImagesNotFound, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	s := NewService(rt, nil)
+	_, err = s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "nosuch"}})
+	wantCode(t, err, codes.NotFound, `failed to pull and unpack image "docker.io/library/nosuch:latest": failed to resolve reference `+
+		`"docker.io/library/nosuch:latest": docker.io/library/nosuch:latest: not found`)
+	if _, err := s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "busybox:1.36"}}); err != nil {
+		t.Errorf("a known image: %v", err)
+	}
+
+	generic, err := New(Config{Root: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer generic.Close()
+	resp, err := NewService(generic, nil).PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "nosuch"}})
+	if err != nil || !strings.HasPrefix(resp.ImageRef, "sha256:") {
+		t.Errorf("generic: %v, %v", resp, err)
+	}
+	if _, err := New(Config{Root: t.TempDir(), UnknownImages: "maybe"}); err == nil || err.Error() != `fakecri: unknown images "maybe": want "generic" or "not-found"` {
+		t.Errorf("a bad policy: %v", err)
+	}
+}
+
+// pull pulls ref and returns the image's ID.
+func (e *env) pull(ref string) string {
+	e.t.Helper()
+	resp, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.ImageRef
 }

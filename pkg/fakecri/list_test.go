@@ -64,7 +64,7 @@ func TestListFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := resp.Containers[0]
-	if c.PodSandboxId != sbA || c.Metadata.Name != "one" || c.Image.Image != "busybox" || c.ImageRef != imageID("docker.io/library/busybox:latest") ||
+	if c.PodSandboxId != sbA || c.Metadata.Name != "one" || c.Image.Image != "busybox" || c.ImageRef != catalogueID("docker.io/library/busybox:latest") ||
 		c.State != runtimeapi.ContainerState_CONTAINER_RUNNING || c.CreatedAt == 0 || c.Labels["io.kubernetes.pod.uid"] != "uid-a" ||
 		c.Annotations["io.kubernetes.container.restartCount"] != "0" {
 		t.Errorf("listed %v", c)

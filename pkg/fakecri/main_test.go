@@ -6,10 +6,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/execlab/execlab/pkg/fakecri/imagebin"
 )
 
-// TestMain fails the run if a test left a child process behind.
+// TestMain fails the run if a test left a child process behind. Run as an
+// image's program, the test binary is imagebin (cmd/imagebin), which the
+// tests' runtimes use.
 func TestMain(m *testing.M) {
+	if os.Getenv(imagebin.ProgramEnv) != "" {
+		os.Exit(imagebin.Main(os.Args))
+	}
 	code := m.Run()
 	if left := children(); len(left) > 0 && code == 0 {
 		fmt.Fprintf(os.Stderr, "processes left behind: %v\n", left)

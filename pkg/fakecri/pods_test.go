@@ -66,7 +66,7 @@ func TestContainerLifecycle(t *testing.T) {
 	}
 	st = e.waitExited(id)
 	logPath := filepath.Join(e.sandboxConfig("web").LogDirectory, "main", "0.log")
-	imageID := imageID("docker.io/library/busybox:latest")
+	imageID := catalogueID("docker.io/library/busybox:latest")
 	want := &runtimeapi.ContainerStatus{
 		Id:          id,
 		Metadata:    cfg.Metadata,

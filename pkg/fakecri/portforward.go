@@ -41,6 +41,16 @@ func (rt *Runtime) PortForward(ctx context.Context, podSandboxID string, port in
 	}
 	defer conn.Close()
 
+	if err := forward(ctx, stream, conn); err != nil {
+		return fmt.Errorf("failed to execute portforward for %q port %d: %w", s.id, port, err)
+	}
+	return nil
+}
+
+// forward copies between a client's stream and a connection to the pod
+// until the pod closes, or ctx ends. When the client has sent everything,
+// the pod's connection is half-closed and its answer still flows back.
+func forward(ctx context.Context, stream io.ReadWriter, conn *net.TCPConn) error {
 	// Buffered: the copy that is still blocked on the client's stream when
 	// forwarding ends finishes on its own once the session closes it.
 	toPod, fromPod := make(chan error, 1), make(chan error, 1)
@@ -53,6 +63,7 @@ func (rt *Runtime) PortForward(ctx context.Context, podSandboxID string, port in
 		_, err := io.Copy(stream, conn)
 		fromPod <- err
 	}()
+	var err error
 	select {
 	case err = <-fromPod:
 	case err = <-toPod:
@@ -66,10 +77,7 @@ func (rt *Runtime) PortForward(ctx context.Context, podSandboxID string, port in
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if err != nil {
-		return fmt.Errorf("failed to execute portforward for %q port %d: %w", s.id, port, err)
-	}
-	return nil
+	return err
 }
 
 func dialLoopback(ctx context.Context, port int32) (*net.TCPConn, error) {

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -23,11 +21,12 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // procSpec says how to start one process of a container.
 type procSpec struct {
-	argv []string
-	env  []string // complete: nothing is inherited from fake-cri
-	dir  string
-	tty  bool
-	size *pty.Winsize // the terminal's first size, with tty
+	argv  []string
+	env   []string // complete: nothing is inherited from fake-cri
+	dir   string
+	files imageFiles // the image's executables, over the host's
+	tty   bool
+	size  *pty.Winsize // the terminal's first size, with tty
 	// stdin keeps a pipe to the process's stdin; without it (and without a
 	// TTY) stdin is /dev/null, as runc gives a process with no stdin.
 	stdin bool
@@ -51,20 +50,23 @@ type process struct {
 }
 
 // startProcess starts spec.argv[0], looked up in the PATH of spec.env as runc
-// does. A binary that cannot be found answers runc's (Go's) wording:
-// `exec: "x": executable file not found in $PATH`.
+// does, the image's files first (lookPath).
 func startProcess(spec procSpec) (*process, error) {
 	if len(spec.argv) == 0 {
 		return nil, fmt.Errorf("no command: %w", errInvalidArgument)
 	}
-	path, err := lookPath(spec.argv[0], spec.env, spec.dir)
+	path, extraEnv, err := lookPath(spec.argv[0], spec.env, spec.dir, spec.files)
 	if err != nil {
 		return nil, err
+	}
+	env := spec.env
+	if extraEnv != "" {
+		env = append(slices.Clone(env), extraEnv)
 	}
 	cmd := &exec.Cmd{
 		Path: path,
 		Args: spec.argv,
-		Env:  spec.env,
+		Env:  env,
 		Dir:  spec.dir,
 		// Pdeathsig: nothing outlives fake-cri. Setsid: a session and process
 		// group of its own, which stop and kill address as a whole.
@@ -162,51 +164,6 @@ func setTerminalSize(f *os.File, width, height uint16) error {
 	return err
 }
 
-// lookPath resolves file against the PATH of env, relative to dir, like
-// exec.LookPath does against fake-cri's own environment.
-func lookPath(file string, env []string, dir string) (string, error) {
-	if strings.Contains(file, "/") {
-		path := file
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		if err := executable(path); err != nil {
-			return "", &exec.Error{Name: file, Err: err}
-		}
-		return file, nil
-	}
-	pathEnv := defaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
-		if d == "" {
-			d = "."
-		}
-		p := filepath.Join(d, file)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		if executable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
-}
-
-func executable(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fs.ErrPermission
-	}
-	return nil
-}
-
 // signal sends sig to the process's group. Once the process is reaped its
 // group may be gone and its ID reused, so it does nothing then.
 func (p *process) signal(sig syscall.Signal) error {
@@ -273,19 +230,31 @@ func (p *process) closeStdio() {
 // their own. Only a process that left the session (setsid) escapes.
 func killSession(sid int) {
 	unix.Kill(-sid, unix.SIGKILL)
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil || pid == sid {
-			continue
-		}
-		if s, err := unix.Getsid(pid); err == nil && s == sid {
+	for _, pid := range sessionMembers(map[int]bool{sid: true}) {
+		if pid != sid {
 			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
+}
+
+// sessionMembers lists the processes of the sessions sids, as /proc shows
+// them now.
+func sessionMembers(sids map[int]bool) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		if s, err := unix.Getsid(pid); err == nil && sids[s] {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // ptyReader reads a pty master, whose reads fail with EIO once the last

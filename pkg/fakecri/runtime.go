@@ -19,7 +19,30 @@ type Config struct {
 	Version string
 	// Logger receives the runtime's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// UnknownImages is what pulling an image the catalogue
+	// (pkg/fakecri/catalog) does not know does; empty is
+	// UnknownImagesGeneric.
+	UnknownImages UnknownImagePolicy
+	// Busybox is the busybox binary that runs the images' applets; empty:
+	// /bin/busybox, /usr/bin/busybox or busybox in PATH.
+	Busybox string
+	// ImageBin is cmd/imagebin's binary, which runs agnhost, nginx, httpd
+	// and pause; empty: imagebin beside the running executable, or in PATH.
+	ImageBin string
 }
+
+// UnknownImagePolicy is what a pull of an image the catalogue does not know
+// does.
+type UnknownImagePolicy string
+
+const (
+	// UnknownImagesGeneric records a generic image: no configuration, no
+	// files, so a container of it runs only the host's commands.
+	UnknownImagesGeneric UnknownImagePolicy = "generic"
+	// UnknownImagesNotFound fails the pull as containerd does for an image
+	// its registry does not have, so that the kubelet reports ErrImagePull.
+	UnknownImagesNotFound UnknownImagePolicy = "not-found"
+)
 
 // Runtime holds the pod sandboxes, containers and images, and runs the
 // containers' processes. It implements pkg/streaming's Runtime (Exec,
@@ -29,6 +52,7 @@ type Runtime struct {
 	version string
 	log     *slog.Logger
 	images  *imageStore
+	tools   *tools
 
 	// monitors counts the goroutines that wait for main processes.
 	monitors sync.WaitGroup
@@ -47,6 +71,13 @@ type Runtime struct {
 func New(cfg Config) (*Runtime, error) {
 	if cfg.Root == "" {
 		return nil, errors.New("fakecri: no root directory")
+	}
+	switch cfg.UnknownImages {
+	case "":
+		cfg.UnknownImages = UnknownImagesGeneric
+	case UnknownImagesGeneric, UnknownImagesNotFound:
+	default:
+		return nil, fmt.Errorf("fakecri: unknown images %q: want %q or %q", cfg.UnknownImages, UnknownImagesGeneric, UnknownImagesNotFound)
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
@@ -68,7 +99,8 @@ func New(cfg Config) (*Runtime, error) {
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
-	if rt.images, err = loadImages(filepath.Join(root, imagesFile)); err != nil {
+	rt.tools = findTools(cfg, rt.log)
+	if rt.images, err = loadImages(filepath.Join(root, imagesFile), cfg.UnknownImages); err != nil {
 		return nil, fmt.Errorf("fakecri: %w", err)
 	}
 	if err := rt.load(); err != nil {
@@ -89,9 +121,21 @@ func (rt *Runtime) Close() error {
 	for _, c := range rt.containers {
 		cs = append(cs, c)
 	}
+	var ports []*hostPorts
+	for _, s := range rt.sandboxes {
+		s.mu.Lock()
+		if s.ports != nil {
+			ports = append(ports, s.ports)
+		}
+		s.ports = nil
+		s.mu.Unlock()
+	}
 	rt.mu.Unlock()
 	for _, c := range cs {
 		c.killAll()
+	}
+	for _, p := range ports {
+		p.stop()
 	}
 	rt.monitors.Wait()
 	return nil

@@ -23,6 +23,7 @@ type sandbox struct {
 
 	mu    sync.Mutex
 	state runtimeapi.PodSandboxState
+	ports *hostPorts // while READY
 }
 
 // sandboxName is containerd's makeSandboxName: name_namespace_uid_attempt.
@@ -83,6 +84,9 @@ func (rt *Runtime) runPodSandbox(cfg *runtimeapi.PodSandboxConfig, handler strin
 	if err == nil && cfg.LogDirectory != "" {
 		err = os.MkdirAll(cfg.LogDirectory, 0o755)
 	}
+	if err == nil {
+		s.ports, err = forwardHostPorts(cfg)
+	}
 	if err != nil {
 		os.RemoveAll(s.dir)
 		rt.releaseName(name)
@@ -127,7 +131,12 @@ func (rt *Runtime) stopSandbox(ctx context.Context, s *sandbox) error {
 	s.mu.Lock()
 	changed := s.state != runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 	s.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+	ports := s.ports
+	s.ports = nil
 	s.mu.Unlock()
+	if ports != nil {
+		ports.stop()
+	}
 	if changed {
 		rt.save(s)
 		rt.log.Info("sandbox stopped", "id", s.id, "name", s.name)

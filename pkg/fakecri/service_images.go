@@ -2,8 +2,6 @@ package fakecri
 
 import (
 	"context"
-	"io/fs"
-	"path/filepath"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -18,18 +16,27 @@ func (s *Service) ListImages(_ context.Context, r *runtimeapi.ListImagesRequest)
 }
 
 // ImageStatus of an image that is not there answers no image and no error,
-// as CRI asks.
+// as CRI asks. Verbose adds the image's configuration.
 func (s *Service) ImageStatus(_ context.Context, r *runtimeapi.ImageStatusRequest) (*runtimeapi.ImageStatusResponse, error) {
 	img, ok := s.rt.images.resolve(r.GetImage().GetImage())
 	if !ok {
 		return &runtimeapi.ImageStatusResponse{}, nil
 	}
-	return &runtimeapi.ImageStatusResponse{Image: img.toCRI()}, nil
+	var info map[string]string
+	if r.GetVerbose() {
+		var err error
+		if info, err = img.verboseInfo(); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	return &runtimeapi.ImageStatusResponse{Image: img.toCRI(), Info: info}, nil
 }
 
-// PullImage "pulls" any valid reference at once: there is no registry.
-func (s *Service) PullImage(_ context.Context, r *runtimeapi.PullImageRequest) (*runtimeapi.PullImageResponse, error) {
-	img, err := s.rt.images.pull(r.GetImage().GetImage())
+// PullImage "pulls" an image of the catalogue, or any valid reference as a
+// generic image unless the runtime refuses unknown images: there is no
+// registry.
+func (s *Service) PullImage(ctx context.Context, r *runtimeapi.PullImageRequest) (*runtimeapi.PullImageResponse, error) {
+	img, err := s.rt.images.pull(ctx, r.GetImage().GetImage())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -44,17 +51,7 @@ func (s *Service) RemoveImage(_ context.Context, r *runtimeapi.RemoveImageReques
 // ImageFsInfo reports the runtime's root, where images and containers are
 // kept, with what fake-cri's own files use of it.
 func (s *Service) ImageFsInfo(context.Context, *runtimeapi.ImageFsInfoRequest) (*runtimeapi.ImageFsInfoResponse, error) {
-	var bytes, inodes uint64
-	filepath.WalkDir(s.rt.root, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // a file removed during the walk
-		}
-		inodes++
-		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
-			bytes += uint64(fi.Size())
-		}
-		return nil
-	})
+	bytes, inodes := diskUsage(s.rt.root)
 	usage := func() *runtimeapi.FilesystemUsage {
 		return &runtimeapi.FilesystemUsage{
 			Timestamp:  time.Now().UnixNano(),

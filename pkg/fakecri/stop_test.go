@@ -93,7 +93,20 @@ func TestStopContainer(t *testing.T) {
 		wantCode(t, err, codes.Unknown, "container is in CONTAINER_EXITED state")
 	})
 	t.Run("a container that runs nothing", func(t *testing.T) {
-		id := e.run(sb, "p", "idle") // no command: the image's would run
+		// No command, and a generic image, which has none either.
+		if _, err := e.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: genericImage}}); err != nil {
+			t.Fatal(err)
+		}
+		idle := func(name string) string {
+			cfg := containerConfig("p", name)
+			cfg.Image.Image = genericImage
+			id := e.create(sb, "p", cfg)
+			if _, err := e.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		id := idle("idle")
 		if st := e.status(id); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 			t.Fatalf("state %v", st.State)
 		}
@@ -104,7 +117,7 @@ func TestStopContainer(t *testing.T) {
 		if st := stop(id, 30); st.ExitCode != 0 || st.Reason != "Completed" {
 			t.Errorf("exit code %d, reason %q; want 0 like pause on SIGTERM", st.ExitCode, st.Reason)
 		}
-		id = e.run(sb, "p", "idle-kill")
+		id = idle("idle-kill")
 		if st := stop(id, 0); st.ExitCode != 137 {
 			t.Errorf("exit code %d, want 137", st.ExitCode)
 		}

@@ -48,6 +48,7 @@ type containerRecord struct {
 	Name      string          `json:"name"`
 	Config    json.RawMessage `json:"config"`
 	ImageRef  string          `json:"imageRef"`
+	Image     containerImage  `json:"image"`
 	LogPath   string          `json:"logPath,omitempty"`
 	Status    statusRecord    `json:"status"`
 }

@@ -72,6 +72,9 @@ type Config struct {
 	// MaxStreamingSessions bounds the exec, attach and port-forward
 	// sessions served at once (server.Options.MaxStreamingSessions).
 	MaxStreamingSessions int
+	// RedirectContainerStreaming redirects streams instead of proxying
+	// them (server.Options.RedirectContainerStreaming).
+	RedirectContainerStreaming bool
 }
 
 // Kubelet runs the pods bound to one node on a CRI runtime and serves the
@@ -206,7 +209,8 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider()})
+	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
+		RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	k.log.Info("serving the kubelet API", "address", ln.Addr().String())

@@ -23,7 +23,7 @@ func TestParse(t *testing.T) {
 	}
 	want := []string{
 		`X=hello; echo "$X" => hello`,
-		"echo one; \n  echo two => one|two",
+		"echo one; \\\n  echo two => one|two",
 		`echo "$X again, pid $$"; echo err >&2; (exit 3) => hello again, pid <pid>|err`,
 		"seq 1 5 => 1|...|5",
 	}
@@ -55,6 +55,7 @@ func TestMatch(t *testing.T) {
 		{[]string{"trace <trace-id>: <any>"}, "trace 0123456789abcdef0123456789abcdef: exec\n", true},
 		{[]string{"trace <trace-id>"}, "trace 0123\n", false},
 		{[]string{"<none>"}, "<none>\n", true},
+		{[]string{"Key: <base64>"}, "Key: /D3ZRFs8uTMsrNJfaYKPvg==\n", true},
 		{nil, "", true},
 		{nil, "unexpected\n", false},
 	} {
@@ -80,6 +81,18 @@ func TestRunPage(t *testing.T) {
 	p.Steps[3].Output = []string{"1", "2"}
 	if err := RunPage(context.Background(), p, t.TempDir(), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "lab.md:21: seq 1 5") {
 		t.Errorf("a wrong output passed: %v", err)
+	}
+}
+
+// TestContinuedCommand: a command continued over lines runs as one, as
+// bash runs the lines a reader pastes.
+func TestContinuedCommand(t *testing.T) {
+	p, err := Parse("lab.md", "```console\n$ printf '%s-%s\\n' \\\n    one \\\n    two\none-two\n```\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RunPage(context.Background(), p, t.TempDir(), nil, io.Discard); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-var placeholder = regexp.MustCompile(`<[a-z-]+>`)
+var placeholder = regexp.MustCompile(`<[a-z0-9-]+>`)
 
 // lineRegexp is the regular expression one expected line stands for.
 func lineRegexp(line string) (*regexp.Regexp, error) {
@@ -58,12 +58,12 @@ func Match(want []string, got string) error {
 		}
 		res[i] = re
 	}
-	// best is the furthest line of got a partial match reached, to say where
-	// the outputs part.
+	// bestWant is the furthest line of want a partial match reached, and
+	// best the line of got it stood at: where the outputs part.
 	best, bestWant := 0, 0
 	var match func(i, j int) bool
 	match = func(i, j int) bool {
-		if j > best || (j == best && i > bestWant) {
+		if i > bestWant || (i == bestWant && j > best) {
 			best, bestWant = j, i
 		}
 		if i == len(want) {

@@ -79,7 +79,9 @@ func Parse(path, text string) (*Page, error) {
 		}
 		switch {
 		case step != nil && strings.HasSuffix(step.Command, "\\") && len(step.Output) == 0:
-			step.Command = strings.TrimSuffix(step.Command, "\\") + "\n" + line
+			// The backslash and newline stay: bash joins the lines, as
+			// it does when the reader pastes them.
+			step.Command += "\n" + line
 		case strings.HasPrefix(line, "$ "):
 			p.Steps = append(p.Steps, Step{Line: n, Command: strings.TrimPrefix(line, "$ ")})
 			step = &p.Steps[len(p.Steps)-1]

@@ -88,16 +88,20 @@ func (t *sessionTrace) end(ctx context.Context, s *session, cmdErr error, header
 }
 
 // fetch gets the session from the apiserver's live view, again until it has
-// ended and the streaming server's spans are in, or traceWait has passed.
+// ended and the session spans of the apiserver, the kubelet and the
+// streaming server are in, or traceWait has passed (a runtime such as
+// containerd sends none).
 func (t *sessionTrace) fetch(ctx context.Context, s *session, id string) (tracing.SessionDetail, error) {
-	var d tracing.SessionDetail
 	deadline := time.Now().Add(traceWait)
 	for {
+		// A fresh value each time: json.Unmarshal would merge into the
+		// maps of the last answer.
+		var d tracing.SessionDetail
 		body, err := s.client.CoreV1().RESTClient().Get().AbsPath(tracing.UIPath, "api/sessions", id).DoRaw(ctx)
 		if err == nil {
 			err = json.Unmarshal(body, &d)
 		}
-		done := err == nil && !d.Session.Running && slices.Contains(d.Session.Hops, tracing.HopStreaming)
+		done := err == nil && !d.Session.Running && sessionSpans(d.Spans, tracing.HopAPIServer, tracing.HopKubelet, tracing.HopStreaming)
 		if done || time.Now().After(deadline) {
 			if err == nil && d.Session.TraceID == "" {
 				err = errors.New("the apiserver has no such session")
@@ -110,4 +114,14 @@ func (t *sessionTrace) fetch(ctx context.Context, s *session, id string) (tracin
 		case <-time.After(tracing.ExportInterval):
 		}
 	}
+}
+
+// sessionSpans reports whether spans hold the session span of each of hops.
+func sessionSpans(spans []tracing.Span, hops ...string) bool {
+	for _, hop := range hops {
+		if !slices.ContainsFunc(spans, func(sp tracing.Span) bool { return sp.Hop() == hop && sp.Attr(tracing.AttrSession) != "" }) {
+			return false
+		}
+	}
+	return true
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/execlab/execlab/internal/testutil"
@@ -30,6 +31,34 @@ func TestPortForwardSPDY(t *testing.T) {
 	local := testutil.PortForward(t, testutil.SPDYDialer(t, &rest.Config{}, rawURL), port)
 
 	errs := make(chan error, 8)
+	for i := range cap(errs) {
+		go func() { errs <- testutil.EchoThrough(local, 64<<10+i) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestPortForwardTunnelledSPDY forwards connections with client-go's
+// port-forward over WebSocket, which tunnels SPDY in WebSocket
+// (SPDY/3.1+portforward.k8s.io), as critest -websocket-portforward does
+// straight to a runtime's streaming server.
+func TestPortForwardTunnelledSPDY(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := newTestServer(t, localRuntime{})
+	port := echoServer(t)
+	u, err := url.Parse(mustURL(s.GetPortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: "sandbox1"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer, err := portforward.NewSPDYOverWebsocketDialer(u, &rest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := testutil.PortForward(t, dialer, port)
+	errs := make(chan error, 4)
 	for i := range cap(errs) {
 		go func() { errs <- testutil.EchoThrough(local, 64<<10+i) }()
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/pkg/tracing"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // streamOptions are the client streams an exec or attach request granted.
@@ -78,7 +79,9 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 	if rc.ctx.Err() != nil {
 		reason = "connection ended"
 	}
-	defer s.sessionEnded(rc.ctx, counts, st, opts.exec, reason)
+	// The exit is recorded now, before the client can learn of it.
+	exit := recordExit(rc.ctx, st, opts.exec)
+	defer s.sessionEnded(rc.ctx, counts, exit, reason)
 	if rc.ctx.Err() != nil {
 		// The connection ended first (the client went away, it was idle
 		// too long, or the server is closing) and the command was killed
@@ -97,17 +100,26 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 	resizes.Wait()
 }
 
-// sessionEnded records how a session ended, in its span and in the log:
-// the bytes of each stream, the exit code when there is one, and why.
-func (s *Server) sessionEnded(ctx context.Context, counts *streamCounts, st streamStatus, exec bool, reason string) {
+// recordExit records how the command ended in the session's span: its
+// exit code, for an exec, or the failure. It returns the attributes that
+// say so, for the span's end.
+func recordExit(ctx context.Context, st streamStatus, exec bool) []attribute.KeyValue {
 	span := trace.SpanFromContext(ctx)
-	attrs := counts.attrs()
 	if code, ok := st.exitCode(); ok && exec {
-		attrs = append(attrs, tracing.AttrExitCode.Int(code))
 		span.AddEvent(tracing.PhaseExited, trace.WithAttributes(tracing.AttrExitCode.Int(code)))
-	} else if st.Status == metav1.StatusFailure {
+		return []attribute.KeyValue{tracing.AttrExitCode.Int(code)}
+	}
+	if st.Status == metav1.StatusFailure {
 		span.SetStatus(codes.Error, st.Message)
 	}
+	return nil
+}
+
+// sessionEnded records how a session ended, in its span and in the log:
+// the bytes of each stream, the exit, and why.
+func (s *Server) sessionEnded(ctx context.Context, counts *streamCounts, exit []attribute.KeyValue, reason string) {
+	span := trace.SpanFromContext(ctx)
+	attrs := append(counts.attrs(), exit...)
 	span.SetAttributes(attrs...)
 	span.AddEvent(tracing.PhaseClosed, trace.WithAttributes(append(attrs, tracing.AttrReason.String(reason))...))
 	logAttrs := []any{"reason", reason}

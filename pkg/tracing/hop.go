@@ -38,6 +38,11 @@ func NewHop(span trace.Span, from, to string, live *Live) *Hop {
 	return &Hop{span: span, from: from, to: to, live: live}
 }
 
+// AnsweredBy says that the upgrade answer comes from hop after all: an
+// apiserver that followed a kubelet's redirect hears from the streaming
+// server. Call it before the answer is written.
+func (h *Hop) AnsweredBy(hop string) { h.from = hop }
+
 // Wrap is for httpserver.Recorder.WrapHijacked.
 func (h *Hop) Wrap(c net.Conn) net.Conn { return &hopConn{Conn: c, hop: h} }
 

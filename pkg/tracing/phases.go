@@ -32,6 +32,7 @@ const (
 	PhaseTranslated     = "translated"        // apiserver, kubelet: WebSocket on one side, SPDY on the other
 	PhasePassedThrough  = "passed through"    // apiserver, kubelet: the bytes spliced as they are
 	PhaseFallback       = "fallback"          // client: WebSocket refused, SPDY tried
+	PhaseRedirected     = "redirected"        // kubelet: sent to the streaming URL; apiserver: followed there (redirect mode)
 	PhaseStarted        = "process started"   // streaming: the command runs
 	PhaseFirstByte      = "first byte"        // streaming, client: the first output
 	PhaseResize         = "resize"            // streaming: a terminal size

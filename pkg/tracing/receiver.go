@@ -74,6 +74,10 @@ func (s *Store) Receiver(forward string, log *slog.Logger) http.Handler {
 			}
 		}
 		resp, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		// No idle connection between exports: a component exports only
+		// while sessions run, and a connection kept open past them would
+		// look like what they leaked.
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.Write(resp)
 	})

@@ -226,6 +226,10 @@ func (s *Store) Sessions() []Session {
 		sess.Kind, sess.Namespace, sess.Pod, sess.Container, sess.Command, sess.User = l.Kind, l.Namespace, l.Pod, l.Container, l.Command, l.User
 		sess.Start, sess.Duration = l.Start, now.Sub(l.Start)
 		sess.BytesIn, sess.BytesOut = l.In.Load(), l.Out.Load()
+		// It runs through the apiserver, whose span ends with it.
+		if !slices.Contains(sess.Hops, HopAPIServer) {
+			sess.Hops = append([]string{HopAPIServer}, sess.Hops...)
+		}
 		out = append(out, sess)
 		seen[id] = true
 	}

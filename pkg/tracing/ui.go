@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,11 +33,17 @@ type SessionDetail struct {
 // HopSummary is what one hop saw of a session: the protocol it spoke
 // towards its client and the bytes that crossed it.
 type HopSummary struct {
-	Hop       string            `json:"hop"`
-	Protocol  string            `json:"protocol,omitempty"`
-	Transport string            `json:"transport,omitempty"`
-	Bytes     map[string]string `json:"bytes,omitempty"`
-	ExitCode  string            `json:"exitCode,omitempty"`
+	Hop       string      `json:"hop"`
+	Protocol  string      `json:"protocol,omitempty"`
+	Transport string      `json:"transport,omitempty"`
+	Bytes     []ByteCount `json:"bytes,omitempty"`
+	ExitCode  string      `json:"exitCode,omitempty"`
+}
+
+// ByteCount is the bytes of one direction or stream at a hop.
+type ByteCount struct {
+	Name  string `json:"name"` // in, out, stdin, stdout, stderr
+	Bytes int64  `json:"bytes"`
 }
 
 // hopSummaries reads each hop's session span: the protocol and transport
@@ -56,11 +63,8 @@ func hopSummaries(spans []Span) []HopSummary {
 				}
 			}
 			for _, b := range byteAttrs {
-				if v := sp.Attr(b.key); v != "" {
-					if h.Bytes == nil {
-						h.Bytes = map[string]string{}
-					}
-					h.Bytes[b.name] = v
+				if v, err := strconv.ParseInt(sp.Attr(b.key), 10, 64); err == nil {
+					h.Bytes = append(h.Bytes, ByteCount{b.name, v})
 				}
 			}
 			out = append(out, h)
@@ -85,7 +89,14 @@ func (s *Store) Detail(id string) (SessionDetail, bool) {
 			break
 		}
 	}
-	return SessionDetail{Session: sess, Hops: hopSummaries(spans), Steps: Timeline(spans), Spans: spans}, true
+	hops := hopSummaries(spans)
+	if running && (len(hops) == 0 || hops[0].Hop != HopAPIServer) {
+		// The apiserver's span ends with the session; until then its
+		// counters say what crossed it.
+		live := HopSummary{Hop: HopAPIServer, Bytes: []ByteCount{{"in", sess.BytesIn}, {"out", sess.BytesOut}}}
+		hops = append([]HopSummary{live}, hops...)
+	}
+	return SessionDetail{Session: sess, Hops: hops, Steps: Timeline(spans), Spans: spans}, true
 }
 
 // resolve is id, or the session trace with a span linking to id.

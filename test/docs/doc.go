@@ -1,4 +1,4 @@
 // Package docs holds the tests that keep docs/ true: every file and
-// function the docs name exists, and (in labs_test.go) every command the
-// labs show gives the output they show.
+// function the docs name exists (hoptable_test.go), and every command the
+// docs and the labs show gives the output they show (pages_test.go).
 package docs

@@ -90,8 +90,24 @@ func (s *Server) serveStream(subresource string) restful.RouteFunction {
 			return
 		}
 		span.AddEvent(tracing.PhaseCRIExec, trace.WithAttributes(tracing.AttrFrom.String(tracing.HopRuntime), tracing.AttrURL.String(tracing.MaskToken(u.String()))))
+		if s.redirect {
+			s.redirectStream(resp.ResponseWriter, req.Request, u)
+			return
+		}
 		s.proxyStream(resp.ResponseWriter, req.Request, u, opts)
 	}
+}
+
+// redirectStream sends the client to the runtime's streaming URL instead of
+// proxying the stream, as upstream's getExec, getAttach and getPortForward
+// did with --redirect-container-streaming (pkg/kubelet/server/server.go,
+// Kubernetes ≤ 1.19): the caller, an apiserver that follows redirects or
+// the client, then talks to the streaming server itself, and the kubelet is
+// out of the session.
+func (s *Server) redirectStream(w http.ResponseWriter, req *http.Request, u *url.URL) {
+	trace.SpanFromContext(req.Context()).AddEvent(tracing.PhaseRedirected,
+		trace.WithAttributes(tracing.AttrTo.String(tracing.HopAPIServer), tracing.AttrURL.String(tracing.MaskToken(u.String()))))
+	http.Redirect(w, req, u.String(), http.StatusFound)
 }
 
 // requestedPod returns the pod that the path of an exec, attach or

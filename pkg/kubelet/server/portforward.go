@@ -46,6 +46,10 @@ func (s *Server) servePortForward(req *restful.Request, resp *restful.Response) 
 		streaming.WriteError(resp.ResponseWriter, err)
 		return
 	}
+	if s.redirect {
+		s.redirectStream(resp.ResponseWriter, req.Request, u)
+		return
+	}
 	var handler http.Handler = proxy.NewUpgradeAwareHandler(u, runtimeTransport, false, true, &responder{s})
 	if tunnel {
 		s.proxySession(resp.ResponseWriter, req.Request, translator.NewTunnelingHandler(handler), "SPDY tunnelled in WebSocket from the client, SPDY to the runtime")

@@ -66,6 +66,11 @@ type Options struct {
 	// TracerProvider traces the requests served (pkg/tracing); nil traces
 	// none.
 	TracerProvider trace.TracerProvider
+	// RedirectContainerStreaming answers exec, attach and port-forward with
+	// a 302 to the runtime's streaming URL instead of proxying the stream,
+	// as the kubelet's --redirect-container-streaming did until Kubernetes
+	// 1.20 removed it: a teaching switch (docs/labs).
+	RedirectContainerStreaming bool
 }
 
 const podsPath = "/pods"
@@ -82,6 +87,7 @@ type Server struct {
 	sessions *httpserver.SessionLimit
 	conns    httpserver.Conns
 	http     *http.Server
+	redirect bool
 }
 
 // filteringContainer makes Handle go through the container's filters too,
@@ -112,6 +118,7 @@ func NewServer(host HostInterface, opts Options) *Server {
 		tls:      opts.TLS,
 		cont:     &filteringContainer{Container: cont},
 		sessions: &httpserver.SessionLimit{Who: "the kubelet", Max: int64(opts.MaxStreamingSessions)},
+		redirect: opts.RedirectContainerStreaming,
 	}
 	if s.tls != nil {
 		cont.Filter(authFilter)

@@ -1,4 +1,4 @@
-package main
+package pause
 
 import (
 	"bufio"
@@ -16,8 +16,7 @@ import (
 // TestMain lets a test run this binary as the pause program itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("EXECLAB_PAUSE_MAIN") == "1" {
-		main()
-		os.Exit(0)
+		os.Exit(Main(os.Args))
 	}
 	os.Exit(m.Run())
 }
