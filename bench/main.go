@@ -70,16 +70,16 @@ shape side by side, on loopback, and prints one table (see docs/performance.md).
 		fs.PrintDefaults()
 	}
 	var cfg config
-	quick := fs.Bool("quick", false, "small sizes, few repetitions, 1000 sessions: under 2 minutes, for CI")
-	reps := fs.Int("reps", 0, "repetitions of each whole-chain row (default 5, quick 2)")
+	quick := fs.Bool("quick", false, "small sizes, few repetitions, 200 sessions: under 2 minutes, for CI")
+	reps := fs.Int("reps", 0, "repetitions of each whole-chain row (default 3, quick 2)")
 	hopReps := fs.Int("hop-reps", 0, "repetitions of the rows entering at the kubelet or the streaming server (default 3, quick 2)")
 	latencyN := fs.Int("latency", 0, "execs of true per way and column (default 200, quick 20)")
 	stdout := fs.Int64("stdout-mib", 0, "stdout size through the whole chain, MiB (default 1024, quick 32)")
 	stdin := fs.Int64("stdin-mib", 0, "stdin size through the whole chain, MiB (default 512, quick 16)")
 	hopStdout := fs.Int64("hop-stdout-mib", 0, "stdout size entering at the kubelet or streaming server, MiB (default 256, quick 16)")
 	hopStdin := fs.Int64("hop-stdin-mib", 0, "stdin size entering at the kubelet or streaming server, MiB (default 128, quick 8)")
-	sessions := fs.String("sessions", "", "idle session counts over SPDY, comma-separated (default 1000,10000, quick 1000)")
-	wsSessions := fs.String("ws-sessions", "1000", "idle session counts over WebSocket, comma-separated")
+	sessions := fs.String("sessions", "", "idle session counts over SPDY, comma-separated (default 1000,10000, quick 200)")
+	wsSessions := fs.String("ws-sessions", "", "idle session counts over WebSocket, comma-separated (default 1000, quick 200)")
 	fs.IntVar(&cfg.setupConcurrency, "setup-concurrency", 32, "idle sessions being set up at once")
 	kubectlSize := fs.Int64("kubectl-mib", 0, "stdout size through real kubectl, MiB (default 512, quick 32)")
 	kubectlReps := fs.Int("kubectl-reps", 0, "repetitions of the kubectl rows (default 3, quick 2)")
@@ -103,7 +103,9 @@ shape side by side, on loopback, and prints one table (see docs/performance.md).
 		}
 		return full
 	}
-	cfg.reps = int(pick(int64(*reps), 5, 2))
+	// Three repetitions of the whole-chain rows keep a full run under 15
+	// minutes on 2 cores; the table shows their spread.
+	cfg.reps = int(pick(int64(*reps), 3, 2))
 	cfg.hopReps = int(pick(int64(*hopReps), 3, 2))
 	cfg.latencyN = int(pick(int64(*latencyN), 200, 20))
 	cfg.stdoutSize = pick(*stdout, 1024, 32) << 20
@@ -115,7 +117,13 @@ shape side by side, on loopback, and prints one table (see docs/performance.md).
 	if *sessions == "" {
 		*sessions = "1000,10000"
 		if cfg.quick {
-			*sessions = "1000"
+			*sessions = "200"
+		}
+	}
+	if *wsSessions == "" {
+		*wsSessions = "1000"
+		if cfg.quick {
+			*wsSessions = "200"
 		}
 	}
 	var err error

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -125,8 +124,12 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	if opts.stdin != nil {
 		// Not waited for: it may block reading a client that sends nothing
 		// more, until the session ends.
+		var dst io.Writer = p.stdin
+		if f, ok := p.stdin.(*os.File); ok && !opts.tty {
+			dst = &growingWriter{f: f}
+		}
 		go func() {
-			io.Copy(p.stdin, opts.stdin)
+			io.Copy(dst, opts.stdin)
 			if !opts.tty {
 				p.stdin.Close() // EOF for the command; a terminal stays open
 			}
@@ -160,29 +163,6 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	p.closeStdio()
 	rt.log.DebugContext(ctx, "exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
 	return code, err
-}
-
-// watchedReader is the read end of an exec's output pipe, which says how
-// long the read in progress, if any, has been waiting for data.
-type watchedReader struct {
-	r io.Reader
-	// since is when the read in progress began (UnixNano); 0: none.
-	since atomic.Int64
-}
-
-func (w *watchedReader) Read(p []byte) (int, error) {
-	w.since.Store(time.Now().UnixNano())
-	defer w.since.Store(0)
-	return w.r.Read(p)
-}
-
-// waiting is how long the read in progress has waited; 0 if none.
-func (w *watchedReader) waiting() time.Duration {
-	since := w.since.Load()
-	if since == 0 {
-		return 0
-	}
-	return time.Since(time.Unix(0, since))
 }
 
 // drainExec is drain for a finished exec's output, which a client may be
