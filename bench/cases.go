@@ -205,7 +205,21 @@ func (b *bench) latency(ctx context.Context) {
 		all := map[string][]float64{}
 		reps := map[string][]float64{}
 		cpu := map[string][]float64{}
-		for range b.cfg.reps {
+		// The SPDY row's repetitions after the first are profiled, ours and
+		// upstream's at once: their execs interleave.
+		var profiled []func() []string
+		start := time.Now()
+		for rep := range b.cfg.reps {
+			if rep == 1 && w == viaAPIServerSPDY {
+				first := time.Since(start)
+				secs := max(1, int(0.9*first.Seconds()*float64(b.cfg.reps-1)))
+				dir := filepath.Join(b.cfg.out, "profiles", slug(r.name))
+				for _, col := range []string{colOurs, colUpstream} {
+					if t := ts[col]; t != nil {
+						profiled = append(profiled, b.profile(ctx, t.procs, dir, col, secs))
+					}
+				}
+			}
 			lat := map[string][]float64{}
 			spent := map[string]reading{}
 			for range perRep {
@@ -233,6 +247,9 @@ func (b *bench) latency(ctx context.Context) {
 				all[col] = append(all[col], xs...)
 				cpu[col] = append(cpu[col], ms(serverCPU(spent[col]))/float64(len(xs)))
 			}
+		}
+		for _, wait := range profiled {
+			b.profiles = append(b.profiles, wait()...)
 		}
 		for _, col := range cols {
 			if len(all[col]) == 0 {

@@ -419,7 +419,7 @@ func (b *bench) write(ours, upstream []string) error {
 		more.WriteString(d + "\n")
 	}
 	if len(b.profiles) > 0 {
-		more.WriteString("\n### CPU profiles, last repetition of each whole-chain stdout row: top entries by flat CPU\n\n")
+		more.WriteString("\n### CPU profiles (the `true` latency row via the apiserver over SPDY after its first repetition; the last repetition of each whole-chain stdout row): top entries by flat CPU\n\n")
 		for _, p := range b.profiles {
 			more.WriteString(p + "\n")
 		}
