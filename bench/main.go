@@ -76,8 +76,8 @@ shape side by side, on loopback, and prints one table (see docs/performance.md).
 	latencyN := fs.Int("latency", 0, "execs of true per way and column (default 200, quick 20)")
 	stdout := fs.Int64("stdout-mib", 0, "stdout size through the whole chain, MiB (default 1024, quick 32)")
 	stdin := fs.Int64("stdin-mib", 0, "stdin size through the whole chain, MiB (default 512, quick 16)")
-	hopStdout := fs.Int64("hop-stdout-mib", 0, "stdout size entering at the kubelet or streaming server, MiB (default 256, quick 16)")
-	hopStdin := fs.Int64("hop-stdin-mib", 0, "stdin size entering at the kubelet or streaming server, MiB (default 128, quick 8)")
+	hopStdout := fs.Int64("hop-stdout-mib", 0, "stdout size entering at the kubelet or streaming server, MiB (default 128, quick 16)")
+	hopStdin := fs.Int64("hop-stdin-mib", 0, "stdin size entering at the kubelet or streaming server, MiB (default 64, quick 8)")
 	sessions := fs.String("sessions", "", "idle session counts over SPDY, comma-separated (default 1000,10000, quick 200)")
 	wsSessions := fs.String("ws-sessions", "", "idle session counts over WebSocket, comma-separated (default 1000, quick 200)")
 	fs.IntVar(&cfg.setupConcurrency, "setup-concurrency", 32, "idle sessions being set up at once")
@@ -110,8 +110,8 @@ shape side by side, on loopback, and prints one table (see docs/performance.md).
 	cfg.latencyN = int(pick(int64(*latencyN), 200, 20))
 	cfg.stdoutSize = pick(*stdout, 1024, 32) << 20
 	cfg.stdinSize = pick(*stdin, 512, 16) << 20
-	cfg.hopStdoutSize = pick(*hopStdout, 256, 16) << 20
-	cfg.hopStdinSize = pick(*hopStdin, 128, 8) << 20
+	cfg.hopStdoutSize = pick(*hopStdout, 128, 16) << 20
+	cfg.hopStdinSize = pick(*hopStdin, 64, 8) << 20
 	cfg.kubectlSize = pick(*kubectlSize, 512, 32) << 20
 	cfg.kubectlReps = int(pick(int64(*kubectlReps), 3, 2))
 	if *sessions == "" {

@@ -80,4 +80,3 @@ func TestKubeletTLSResumes(t *testing.T) {
 		}
 	}
 }
-
