@@ -233,9 +233,12 @@ func TestExecStreams(t *testing.T) {
 	t.Run("escaped process", func(t *testing.T) {
 		stdout := newPipeStream()
 		start := time.Now()
-		// The pause lets the background process leave the session before
-		// the shell's end kills what is left in it.
-		err := e.rt.Exec(ctx, id, []string{"sh", "-c", "setsid sleep 1000 & echo $!; sleep 0.5"}, streaming.Streams{Stdout: stdout})
+		// The shell ends only once the background process has left the
+		// session (it writes its pid from there), so the shell's end
+		// cannot kill it first.
+		f := filepath.Join(t.TempDir(), "pid")
+		script := "setsid sh -c 'echo $$ > " + f + "; exec sleep 1000' & while [ ! -s " + f + " ]; do sleep 0.01; done; cat " + f
+		err := e.rt.Exec(ctx, id, []string{"sh", "-c", script}, streaming.Streams{Stdout: stdout})
 		if pid, perr := strconv.Atoi(strings.TrimSpace(stdout.String())); perr == nil {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
