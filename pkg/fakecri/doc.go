@@ -89,9 +89,9 @@
 //	exec.go               Runtime.Exec and ExecSync: a command in a running container
 //	                      (server/container_exec.go, container_execsync.go)
 //	process.go            a local process: its session, stdio or terminal, signals, exit code
+//	                      (what runc does for a container's processes)
 //	pipes.go              an exec's stdio pipes: grown for bulk transfers, read in large
 //	                      chunks into pooled buffers held only while data is there
-//	                      (what runc does for a container's processes)
 //	attach.go             Runtime.Attach: a client joins the main process's stdio
 //	                      (server/container_attach.go)
 //	programs.go           how a command is found: the image's files over the host's,
