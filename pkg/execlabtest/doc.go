@@ -33,6 +33,7 @@
 //	process.go     running one as a process: PID file, SIGTERM then SIGKILL, detached or not
 //	security.go    the PKI, token and policy files; WriteKubeconfig
 //	pods.go        CreatePod, WaitPod, WaitPodGone, DeletePods
-//	goroutines.go  Goroutines, GoroutineDump: by label in this process, by pprof over HTTP
+//	goroutines.go  Goroutines, GoroutineDump: by label in this process, by pprof over HTTP;
+//	               HTTPClient, which reaches the processes' pprof endpoints
 //	manifest.go    stack.json, a stack of processes described for Attach
 package execlabtest

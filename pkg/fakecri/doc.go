@@ -32,7 +32,9 @@
 //     (containerd lets it live until the container stops). When an exec's
 //     client goes away, the command is hung up as a terminal would be:
 //     SIGHUP, then SIGKILL to its session 2 s later (containerd sends
-//     SIGKILL at once).
+//     SIGKILL at once). An exec ends once its client has all its output,
+//     however slowly it reads; only a process that left the session and
+//     holds the output open is cut off, 2 s after the command.
 //   - Output goes to the kubelet's log file (LogDirectory/LogPath) in the CRI
 //     format, one record per line, "P" for a line cut at 16 KiB or left
 //     unterminated, as containerd's internal/cri/io/logger.go writes it.
@@ -88,6 +90,8 @@
 //	                      (server/container_exec.go, container_execsync.go)
 //	process.go            a local process: its session, stdio or terminal, signals, exit code
 //	                      (what runc does for a container's processes)
+//	pipes.go              an exec's stdio pipes: grown for bulk transfers, read in large
+//	                      chunks into pooled buffers held only while data is there
 //	attach.go             Runtime.Attach: a client joins the main process's stdio
 //	                      (server/container_attach.go)
 //	programs.go           how a command is found: the image's files over the host's,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -238,16 +239,23 @@ func killSession(sid int) {
 }
 
 // sessionMembers lists the processes of the sessions sids, as /proc shows
-// them now.
+// them now. Every exec's end scans /proc, so it reads the names unsorted
+// and parses them without fmt: with thousands of sessions open, each
+// exec's end reads thousands of entries.
 func sessionMembers(sids map[int]bool) []int {
-	entries, err := os.ReadDir("/proc")
+	dir, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
 	if err != nil {
 		return nil
 	}
 	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
 			continue
 		}
 		if s, err := unix.Getsid(pid); err == nil && sids[s] {
