@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execlab/execlab/internal/procs"
 	"github.com/execlab/execlab/pkg/demostack"
 	"github.com/execlab/execlab/pkg/execlabtest"
 )
@@ -102,17 +103,9 @@ func alive(pid int) bool {
 // as the stack's in state (pkg/execlabtest's EXECLAB_STACK).
 func markedProcesses(state string) []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		environ, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		for kv := range bytes.SplitSeq(environ, []byte{0}) {
-			if string(kv) == "EXECLAB_STACK="+state && alive(pid) {
-				pids = append(pids, pid)
-			}
+	for _, pid := range procs.All() {
+		if procs.HasEnv(pid, "EXECLAB_STACK="+state) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
