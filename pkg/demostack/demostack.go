@@ -176,10 +176,11 @@ func Down(ctx context.Context, cfg Config) error {
 	for _, c := range running {
 		fmt.Fprintf(cfg.Stderr, "execlab: stopped %s (pid %d)\n", c.Name, c.PID())
 	}
-	fmt.Fprintf(cfg.Stderr, "execlab: stopped %d component(s)\n", len(running))
 	for _, p := range s.Leftovers() {
 		fmt.Fprintf(cfg.Stderr, "execlab: ended pid %d left running: %s\n", p.PID, p.Command)
 	}
+	// The count last: scripts and labs read it with tail -1.
+	fmt.Fprintf(cfg.Stderr, "execlab: stopped %d component(s)\n", len(running))
 	return errors.Join(stopErr, stopContainerd(ctx, cfg))
 }
 
