@@ -89,7 +89,7 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 		return 0, fmt.Errorf("no command to execute: %w", errInvalidArgument)
 	}
 	execID := newID()
-	p, err := c.startExec(execID, procSpec{argv: opts.cmd, tty: opts.tty, stdin: opts.stdin != nil, size: initialSize(opts.resize)})
+	p, err := c.startExec(execID, procSpec{argv: opts.cmd, tty: opts.tty, stdin: opts.stdin != nil, size: initialSize(opts.resize), sessions: rt.sessions()})
 	if err != nil {
 		return 0, err
 	}
