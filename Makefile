@@ -7,7 +7,7 @@ FUZZTIME ?= 20000x
 # The demo's CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh).
 RUNTIME ?= fake
 
-.PHONY: build demo down status reset lab setup test lint unit fuzz docs e2e bench critest test-containerd containerd-up containerd-down containerd-status
+.PHONY: build demo down status reset lab setup test lint unit fuzz docs e2e bench bench-build bench-streaming critest test-containerd containerd-up containerd-down containerd-status
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -55,18 +55,32 @@ docs:
 	$(GO) test -count=1 -timeout 20m ./test/docs/
 
 lint:
-	@out=$$(gofmt -l cmd internal pkg test docs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal pkg test docs bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 unit:
 	$(GO) test -race ./cmd/... ./internal/... ./pkg/...
+	cd bench && $(GO) test ./...
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
+# The whole chain, ours beside a chain of upstream's parts, in one run
+# (bench/, a module of its own): prints one table and writes it, with the
+# per-process figures and CPU profiles, under _artifacts/bench/ (see
+# docs/performance.md). QUICK=1 is the small run CI does (under 2 minutes);
+# BENCHFLAGS passes more flags (bin/execlab-bench -h), such as
+# BENCHFLAGS=-doc=docs/performance.md to put the results in the docs.
+bench: build bench-build
+	bin/execlab-bench $(if $(QUICK),-quick) $(BENCHFLAGS)
+
+bench-build:
+	cd bench && $(GO) build -o ../bin/execlab-bench . && $(GO) build -o ../bin/ ./cmd/...
+
 # The streaming server in process: throughput through cat (64 MiB a run),
 # session set-up, and the token cache, with allocations. Not part of test.
-bench:
+bench-streaming:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./pkg/streaming/
 
 e2e:

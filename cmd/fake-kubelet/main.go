@@ -43,6 +43,7 @@ func run(args []string) error {
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
 	redirect := fs.Bool("redirect-container-streaming", false, "answer exec, attach and port-forward with a redirect to the runtime's streaming URL, as kubelets before 1.20 could (a teaching switch)")
+	configFile := fs.String("config", "", "kubelet configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1); read: crashLoopBackOff.maxContainerRestartPeriod")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	var injected faults.Set
 	fs.Var(&injected, "fault", "inject a fault into the exec, attach and port-forward sessions served: "+faults.Syntax)
@@ -64,7 +65,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	k, err := kubelet.New(kubelet.Config{
+	cfg := kubelet.Config{
 		NodeName:             *nodeName,
 		Client:               client,
 		RuntimeEndpoint:      *endpoint,
@@ -77,7 +78,11 @@ func run(args []string) error {
 		Faults:               injected,
 		// A teaching switch (docs/labs).
 		RedirectContainerStreaming: *redirect,
-	})
+	}
+	if err := kubelet.LoadConfigFile(*configFile, &cfg); err != nil {
+		return err
+	}
+	k, err := kubelet.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--kubeconfig", filepath.Join(t.TempDir(), "missing"), "--container-runtime-endpoint", "unix:///x.sock", "--root-dir", t.TempDir()}, "load kubeconfig"},
 		{[]string{"--kubeconfig", kubeconfig, "--container-runtime-endpoint", "unix:///x.sock", "--root-dir", t.TempDir(), "--address", "localhost"}, `node IP "localhost" is not an IP address`},
 		{[]string{"--kubeconfig", kubeconfig, "--container-runtime-endpoint", "unix:///x.sock", "--root-dir", t.TempDir(), "--port", "-1"}, "invalid port"},
+		{[]string{"--kubeconfig", kubeconfig, "--container-runtime-endpoint", "unix:///x.sock", "--root-dir", t.TempDir(), "--config", "/nonexistent.yaml"}, "kubelet config: open /nonexistent.yaml: no such file or directory"},
 	} {
 		err := run(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

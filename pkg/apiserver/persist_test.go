@@ -28,7 +28,7 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	rv := first.store.ResourceVersion()
-	if _, err := os.Stat(filepath.Join(dir, "snapshot.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "wal.log")); err != nil {
 		t.Fatal(err)
 	}
 

@@ -175,7 +175,7 @@ func New(opts Options) (*Server, error) {
 		s.tracing.Shutdown(context.Background())
 		return nil, err
 	}
-	st, err := registry.Open(opts.DataDir, s.kickControllers)
+	st, err := registry.Open(opts.DataDir, s.log, s.kickControllers)
 	if err != nil {
 		s.tracing.Shutdown(context.Background())
 		return nil, err

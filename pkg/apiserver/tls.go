@@ -28,10 +28,17 @@ func serverTLS(certDir string) (*tls.Config, *x509.CertPool, error) {
 	}, cas, nil
 }
 
+// kubeletSessionCacheSize is how many kubelets' TLS sessions the apiserver
+// keeps for resumption.
+const kubeletSessionCacheSize = 256
+
 // kubeletTLS is the apiserver's side of its connections to the kubelets:
 // its --kubelet-client-certificate, and the cluster CA as
 // --kubelet-certificate-authority to verify the kubelets' serving
-// certificates. HTTP/1.1 only, as upgrades need it.
+// certificates. HTTP/1.1 only, as upgrades need it. Every exec is a
+// connection of its own (an upgrade cannot share one), so connections
+// resume the TLS session of an earlier one: no certificate is sent,
+// signed for or verified again (kube-apiserver's kubelet client does not).
 func kubeletTLS(certDir string) (*tls.Config, error) {
 	cert, err := pki.KeyPair(certDir, pki.APIServerKubeletClient)
 	if err != nil {
@@ -42,9 +49,10 @@ func kubeletTLS(certDir string) (*tls.Config, error) {
 		return nil, fmt.Errorf("kubelet certificate authority: %w", err)
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      cas,
-		NextProtos:   []string{"http/1.1"},
-		MinVersion:   tls.VersionTLS12,
+		Certificates:       []tls.Certificate{cert},
+		RootCAs:            cas,
+		NextProtos:         []string{"http/1.1"},
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(kubeletSessionCacheSize),
 	}, nil
 }

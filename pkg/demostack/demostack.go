@@ -146,7 +146,8 @@ func restore(ctx context.Context, cfg Config, s *execlabtest.Stack) error {
 	return nil
 }
 
-// Down stops what Up started, kubelet first, and says what it stopped;
+// Down stops what Up started, kubelet first, then kills what was left
+// running (a killed fake-cri's commands, say), and says what it ended;
 // state, logs and the kubeconfig stay for the next Up. With containerd the
 // pods are deleted first (Stack.Stop), and containerd is stopped only if
 // Up started it.
@@ -175,6 +176,10 @@ func Down(ctx context.Context, cfg Config) error {
 	for _, c := range running {
 		fmt.Fprintf(cfg.Stderr, "execlab: stopped %s (pid %d)\n", c.Name, c.PID())
 	}
+	for _, p := range s.Leftovers() {
+		fmt.Fprintf(cfg.Stderr, "execlab: ended pid %d left running: %s\n", p.PID, p.Command)
+	}
+	// The count last: scripts and labs read it with tail -1.
 	fmt.Fprintf(cfg.Stderr, "execlab: stopped %d component(s)\n", len(running))
 	return errors.Join(stopErr, stopContainerd(ctx, cfg))
 }

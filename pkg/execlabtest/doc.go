@@ -31,8 +31,10 @@
 //	component.go   Component: one running part, its PID, Kill, Stop, log, readiness
 //	inprocess.go   running a component in a goroutine, under its pprof labels
 //	process.go     running one as a process: PID file, SIGTERM then SIGKILL, detached or not
+//	leftovers.go   what Stop kills last: a killed fake-cri's sessions, any process marked as the stack's
 //	security.go    the PKI, token and policy files; WriteKubeconfig
 //	pods.go        CreatePod, WaitPod, WaitPodGone, DeletePods
-//	goroutines.go  Goroutines, GoroutineDump: by label in this process, by pprof over HTTP
+//	goroutines.go  Goroutines, GoroutineDump: by label in this process, by pprof over HTTP;
+//	               HTTPClient, which reaches the processes' pprof endpoints
 //	manifest.go    stack.json, a stack of processes described for Attach
 package execlabtest

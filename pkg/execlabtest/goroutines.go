@@ -62,6 +62,12 @@ func (s *Stack) labelled(c *Component) (int, string) {
 	return goroutines.Labelled(componentLabel, s.id+"/"+c.Name)
 }
 
+// HTTPClient is the stack's own client for its components' health and
+// profiling endpoints (httpserver.PprofPath): it trusts the cluster CA and
+// shows a client certificate that the apiserver and the kubelets accept.
+// A benchmark reads heap and CPU profiles with it.
+func (s *Stack) HTTPClient() *http.Client { return s.http }
+
 // goroutineProfile asks a process for its goroutine profile, grouped.
 func (s *Stack) goroutineProfile(c *Component) (*http.Response, error) {
 	if c.URL == "" {

@@ -124,7 +124,7 @@ func Attach(stateDir string) (*Stack, error) {
 
 // adopt is the component a manifest describes, its process taken over.
 func (s *Stack) adopt(p manifestPart) *Component {
-	r := &runProcess{binary: p.Binary, args: p.Args, logPath: p.Log, pidPath: s.path(pidsDir, p.Name+".pid"), detach: true}
+	r := &runProcess{binary: p.Binary, args: p.Args, logPath: p.Log, pidPath: s.path(pidsDir, p.Name+".pid"), detach: true, env: []string{s.mark()}}
 	r.adopt(p.PID)
 	return &Component{Name: p.Name, URL: p.URL, LogPath: p.Log, run: r}
 }

@@ -26,6 +26,9 @@ type runProcess struct {
 	// otherwise it gets SIGTERM when this process dies, so that a crashed
 	// test leaves nothing.
 	detach bool
+	// env is added to the environment the process inherits: the stack's
+	// mark (stackEnv).
+	env []string
 	runState
 	proc *os.Process
 }
@@ -40,6 +43,7 @@ func (r *runProcess) startProcess(done chan struct{}) error {
 	defer log.Close()
 	cmd := exec.Command(r.binary, r.args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), r.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if r.detach {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/execlab/execlab/internal/goroutines"
+	"github.com/execlab/execlab/internal/procs"
 	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/pki"
 )
@@ -71,6 +72,7 @@ type Stack struct {
 	// tracingReceiver is the apiserver's span receiver, which the other
 	// components send their spans to.
 	tracingReceiver string
+	leftovers       []procs.Process
 }
 
 // Node is one kubelet with its runtime.
@@ -302,6 +304,7 @@ func (s *Stack) newComponent(name string, spec componentSpec, port int, ln net.L
 			logPath: c.LogPath,
 			pidPath: s.path(pidsDir, name+".pid"),
 			detach:  s.opts.Detach,
+			env:     []string{s.mark()},
 		}
 	}
 	return c
@@ -456,7 +459,8 @@ func (s *Stack) Restart(ctx context.Context, c *Component) error {
 // Stop deletes the pods first with an external runtime (see
 // Options.CRIEndpoint), then stops the kubelets, the runtimes and the
 // apiserver, each as SIGTERM does and, for a process past a grace period,
-// with SIGKILL.
+// with SIGKILL, and last kills what they left running (Leftovers),
+// whatever died first.
 func (s *Stack) Stop() error {
 	var errs []error
 	if s.opts.CRIEndpoint != "" && s.client != nil {
@@ -466,8 +470,15 @@ func (s *Stack) Stop() error {
 		errs = append(errs, n.Kubelet.Stop(), n.Runtime.Stop())
 	}
 	errs = append(errs, s.APIServer.Stop())
-	return errors.Join(errs...)
+	var err error
+	s.leftovers, err = s.endLeftovers()
+	return errors.Join(append(errs, err)...)
 }
+
+// Leftovers are the processes the last Stop found left running and
+// killed: what a component killed earlier could not end (the commands of
+// a fake-cri's containers and execs), or a component Stop did not know of.
+func (s *Stack) Leftovers() []procs.Process { return s.leftovers }
 
 // deleteAllPods deletes every pod and waits until the kubelets have removed
 // them from the runtime. A component that was killed is started again

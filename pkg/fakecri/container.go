@@ -264,7 +264,7 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	if argv := processArgs(c.config, c.image.Config); len(argv) == 0 {
 		t = newIdleTask()
 	} else {
-		spec := procSpec{argv: argv, env: c.env, dir: c.wd, files: c.files, tty: c.config.GetTty(), stdin: c.config.GetStdin()}
+		spec := procSpec{argv: argv, env: c.env, dir: c.wd, files: c.files, tty: c.config.GetTty(), stdin: c.config.GetStdin(), sessions: rt.sessions()}
 		if p, err = startProcess(spec); err != nil {
 			cio.finish()
 			return fmt.Errorf("failed to start container %q: %w", c.id, err)

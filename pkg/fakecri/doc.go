@@ -25,14 +25,19 @@
 //     container has no root file system, network, PID, IPC or UTS namespace
 //     and no cgroups of its own; docs/fake-runtime.md says what follows.
 //   - Every process (main or exec) leads a session and process group of its
-//     own and gets SIGKILL if fake-cri dies (Pdeathsig). When a main process
+//     own and gets SIGKILL if fake-cri dies (Pdeathsig). Each session is
+//     recorded under Root while it lives, so that what its leader started
+//     is ended when fake-cri starts again, or by the stack's `down`
+//     (EndSessions). When a main process
 //     exits, everything left in its session and every exec of the container
 //     is killed, as the kernel does when a PID namespace's init exits. When
 //     an exec's command exits, what it left in its session is killed too
 //     (containerd lets it live until the container stops). When an exec's
 //     client goes away, the command is hung up as a terminal would be:
 //     SIGHUP, then SIGKILL to its session 2 s later (containerd sends
-//     SIGKILL at once).
+//     SIGKILL at once). An exec ends once its client has all its output,
+//     however slowly it reads; only a process that left the session and
+//     holds the output open is cut off, 2 s after the command.
 //   - Output goes to the kubelet's log file (LogDirectory/LogPath) in the CRI
 //     format, one record per line, "P" for a line cut at 16 KiB or left
 //     unterminated, as containerd's internal/cri/io/logger.go writes it.
@@ -88,6 +93,10 @@
 //	                      (server/container_exec.go, container_execsync.go)
 //	process.go            a local process: its session, stdio or terminal, signals, exit code
 //	                      (what runc does for a container's processes)
+//	pipes.go              an exec's stdio pipes: grown for bulk transfers, read in large
+//	                      chunks into pooled buffers held only while data is there
+//	sessions.go           the sessions recorded under Root; EndSessions, what a killed
+//	                      fake-cri left running (runtime/v2/manager.go loadShims)
 //	attach.go             Runtime.Attach: a client joins the main process's stdio
 //	                      (server/container_attach.go)
 //	programs.go           how a command is found: the image's files over the host's,

@@ -89,7 +89,7 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 		return 0, fmt.Errorf("no command to execute: %w", errInvalidArgument)
 	}
 	execID := newID()
-	p, err := c.startExec(execID, procSpec{argv: opts.cmd, tty: opts.tty, stdin: opts.stdin != nil, size: initialSize(opts.resize)})
+	p, err := c.startExec(execID, procSpec{argv: opts.cmd, tty: opts.tty, stdin: opts.stdin != nil, size: initialSize(opts.resize), sessions: rt.sessions()})
 	if err != nil {
 		return 0, err
 	}
@@ -99,18 +99,21 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 
 	var pumps sync.WaitGroup
 	var sources []io.ReadCloser
+	var reads []*watchedReader
 	copyOut := func(dst io.Writer, src io.ReadCloser) {
 		if dst == nil {
 			dst = io.Discard
 		}
 		sources = append(sources, src)
+		r := &watchedReader{r: src}
+		reads = append(reads, r)
 		pumps.Add(1)
 		go func() {
 			defer pumps.Done()
-			if _, err := io.Copy(dst, src); err != nil {
+			if _, err := io.Copy(dst, r); err != nil {
 				// The client is gone: keep the command from blocking on
 				// a full pipe until it is killed.
-				io.Copy(io.Discard, src)
+				io.Copy(io.Discard, r)
 			}
 		}()
 	}
@@ -121,8 +124,12 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 	if opts.stdin != nil {
 		// Not waited for: it may block reading a client that sends nothing
 		// more, until the session ends.
+		var dst io.Writer = p.stdin
+		if f, ok := p.stdin.(*os.File); ok && !opts.tty {
+			dst = &growingWriter{f: f}
+		}
 		go func() {
-			io.Copy(p.stdin, opts.stdin)
+			io.Copy(dst, opts.stdin)
 			if !opts.tty {
 				p.stdin.Close() // EOF for the command; a terminal stays open
 			}
@@ -152,10 +159,41 @@ func (rt *Runtime) execInContainer(ctx context.Context, id string, opts execOpti
 		<-exited
 		err = fmt.Errorf("timeout %v exceeded: %w", opts.timeout, context.DeadlineExceeded)
 	}
-	drain(&pumps, sources)
+	drainExec(&pumps, sources, reads)
 	p.closeStdio()
 	rt.log.DebugContext(ctx, "exec ended", "container", c.id, "exec", execID, "exitCode", code, "err", err)
 	return code, err
+}
+
+// drainExec is drain for a finished exec's output, which a client may be
+// slow to take: a copy blocked on the client is waited for, however long,
+// as containerd waits for an exec's IO; only a read that has waited
+// outputDrainTimeout for data is cut short, which is a process that
+// escaped the session holding the pipe. (A copy cut short while the pipe
+// still held output would lose it, and the exec would still succeed.)
+func drainExec(pumps *sync.WaitGroup, sources []io.ReadCloser, reads []*watchedReader) {
+	done := make(chan struct{})
+	go func() {
+		pumps.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(outputDrainTimeout / 20)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		for i, r := range reads {
+			if r.waiting() < outputDrainTimeout {
+				continue
+			}
+			if f, ok := sources[i].(interface{ SetReadDeadline(time.Time) error }); !ok || f.SetReadDeadline(time.Now()) != nil {
+				sources[i].Close()
+			}
+		}
+	}
 }
 
 // hangupGrace is how long an exec whose client went away has, once it got

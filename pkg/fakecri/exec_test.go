@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,6 +217,38 @@ func TestExecStreams(t *testing.T) {
 		}
 		waitGone(t, atoi(t, []byte(stdout.String())))
 	})
+	// The command ends while its last output waits on a client that reads
+	// slowly, longer than outputDrainTimeout: the exec waits, and the
+	// client gets every byte before the exec says it succeeded.
+	t.Run("lagging client", func(t *testing.T) {
+		const n = 150000
+		stdout := &laggingStream{pipeStream: newPipeStream(), after: 100000, lag: outputDrainTimeout + time.Second}
+		err := e.rt.Exec(ctx, id, []string{"head", "-c", strconv.Itoa(n), "/dev/zero"}, streaming.Streams{Stdout: stdout})
+		if got := len(stdout.String()); err != nil || got != n {
+			t.Errorf("the client got %d of %d bytes, error %v", got, n, err)
+		}
+	})
+	// A process that left the exec's session keeps its stdout open: the
+	// exec still ends, outputDrainTimeout after its command.
+	t.Run("escaped process", func(t *testing.T) {
+		stdout := newPipeStream()
+		start := time.Now()
+		// The shell ends only once the background process has left the
+		// session (it writes its pid from there), so the shell's end
+		// cannot kill it first.
+		f := filepath.Join(t.TempDir(), "pid")
+		script := "setsid sh -c 'echo $$ > " + f + "; exec sleep 1000' & while [ ! -s " + f + " ]; do sleep 0.01; done; cat " + f
+		err := e.rt.Exec(ctx, id, []string{"sh", "-c", script}, streaming.Streams{Stdout: stdout})
+		if pid, perr := strconv.Atoi(strings.TrimSpace(stdout.String())); perr == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		// Only the lower bound: the exec must not end before the drain
+		// timeout (speed lives in benchmarks); that it ends at all is the
+		// test.
+		if took := time.Since(start); err != nil || took < outputDrainTimeout {
+			t.Errorf("the exec ended after %v, error %v; want after the command and outputDrainTimeout", took, err)
+		}
+	})
 	t.Run("tty", func(t *testing.T) {
 		resize := make(chan streaming.TerminalSize, 4)
 		resize <- streaming.TerminalSize{Width: 100, Height: 40} // queued before the start
@@ -241,6 +274,25 @@ func TestExecStreams(t *testing.T) {
 		stdinW.Close() // the session ends: its stdin copy ends too
 		close(resize)
 	})
+}
+
+// laggingStream is a client that stops reading for lag once it has after
+// bytes.
+type laggingStream struct {
+	*pipeStream
+	after  int
+	lag    time.Duration
+	n      int
+	lagged bool
+}
+
+func (l *laggingStream) Write(b []byte) (int, error) {
+	l.n += len(b)
+	if l.n > l.after && !l.lagged {
+		l.lagged = true
+		time.Sleep(l.lag)
+	}
+	return l.pipeStream.Write(b)
 }
 
 // waitSize waits until the only TTY exec of container id has 50 rows: the

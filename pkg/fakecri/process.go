@@ -13,6 +13,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/execlab/execlab/internal/procs"
 )
 
 // defaultPath is the PATH a container gets when its environment sets none:
@@ -30,13 +32,17 @@ type procSpec struct {
 	// stdin keeps a pipe to the process's stdin; without it (and without a
 	// TTY) stdin is /dev/null, as runc gives a process with no stdin.
 	stdin bool
+	// sessions is the directory that records the session while it lives
+	// (sessions.go).
+	sessions string
 }
 
 // process is one running local process. It leads its own session and process
 // group, so that signalling and killing reach what it started.
 type process struct {
-	cmd *exec.Cmd
-	pid int
+	cmd      *exec.Cmd
+	pid      int
+	sessions string
 
 	// The parent's ends of the process's stdio. With a TTY, stdin and stdout
 	// are both the pty master and stderr is nil.
@@ -72,7 +78,7 @@ func startProcess(spec procSpec) (*process, error) {
 		// group of its own, which stop and kill address as a whole.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	}
-	p := &process{cmd: cmd}
+	p := &process{cmd: cmd, sessions: spec.sessions}
 	var childEnds []io.Closer
 	defer func() {
 		for _, c := range childEnds {
@@ -115,6 +121,12 @@ func startProcess(spec procSpec) (*process, error) {
 		return nil, err
 	}
 	p.pid = cmd.Process.Pid
+	if err := recordSession(spec.sessions, p.pid); err != nil {
+		p.kill()
+		p.wait()
+		p.closeStdio()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -203,6 +215,7 @@ func (p *process) wait() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	killSession(p.pid)
+	forgetSession(p.sessions, p.pid)
 	p.cmd.Wait()
 	p.reaped = true
 	return exitCode(p.cmd.ProcessState)
@@ -240,16 +253,8 @@ func killSession(sid int) {
 // sessionMembers lists the processes of the sessions sids, as /proc shows
 // them now.
 func sessionMembers(sids map[int]bool) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
+	for _, pid := range procs.All() {
 		if s, err := unix.Getsid(pid); err == nil && sids[s] {
 			pids = append(pids, pid)
 		}

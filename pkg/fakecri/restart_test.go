@@ -1,8 +1,15 @@
 package fakecri
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -84,5 +91,52 @@ func TestRestart(t *testing.T) {
 	}
 	if list, _ := e.rs.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); len(list.Containers) != 0 {
 		t.Errorf("containers left: %v", list.Containers)
+	}
+}
+
+// TestRestartEndsLeftovers: what the session of a killed fake-cri's
+// process started outlives the leader's Pdeathsig; the next fake-cri on
+// the same root ends it, and a recorded session whose leader's PID now
+// runs another process is left alone.
+func TestRestartEndsLeftovers(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, sessionsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProcess(procSpec{argv: []string{"sh", "-c", "sleep 1001 & exec sleep 1001"}, env: []string{"PATH=" + defaultPath}, sessions: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := waitSession(t, p.pid, 2)
+	// As Pdeathsig does when fake-cri dies: the leader alone, its record left.
+	unix.Kill(p.pid, unix.SIGKILL)
+	p.cmd.Wait()
+	// A stranger: a process of ours recorded with another start time.
+	stranger := exec.Command("sleep", "1002")
+	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stranger.Process.Kill(); stranger.Wait() }()
+	if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(stranger.Process.Pid)), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEnv(t, root)
+	for _, pid := range pids {
+		waitGone(t, pid)
+	}
+	if !alive(stranger.Process.Pid) {
+		t.Error("the stranger was killed")
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("sessions recorded after the restart: %v, %v", entries, err)
+	}
+	// The runtime's own processes are recorded while they run.
+	sb := e.runPod("p")
+	c := e.run(sb, "p", "c", "sleep", "1003")
+	if _, err := os.Stat(filepath.Join(dir, strconv.Itoa(e.pid(c)))); err != nil {
+		t.Errorf("the running container's session is not recorded: %v", err)
 	}
 }

@@ -83,7 +83,13 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{sandboxesDir, containersDir} {
+	// What a fake-cri that died left running on this root ends now: its
+	// containers read as lost below.
+	ended, err := EndSessions(root)
+	if err != nil {
+		return nil, fmt.Errorf("fakecri: %w", err)
+	}
+	for _, d := range []string{sandboxesDir, containersDir, sessionsDir} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return nil, fmt.Errorf("fakecri: %w", err)
 		}
@@ -99,6 +105,9 @@ func New(cfg Config) (*Runtime, error) {
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
+	for _, e := range ended {
+		rt.log.Info("ended a process the previous fake-cri left", "pid", e.PID, "command", e.Command)
+	}
 	rt.tools = findTools(cfg, rt.log)
 	if rt.images, err = loadImages(filepath.Join(root, imagesFile), cfg.UnknownImages); err != nil {
 		return nil, fmt.Errorf("fakecri: %w", err)
@@ -108,6 +117,10 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return rt, nil
 }
+
+// sessions is the directory recording the sessions of the processes
+// started (sessions.go).
+func (rt *Runtime) sessions() string { return filepath.Join(rt.root, sessionsDir) }
 
 // Close kills every container's processes and waits until they are gone. It
 // records nothing: to the next Runtime on the same root the containers were

@@ -15,6 +15,7 @@
 // whose URL the server then proxies the client to. The files:
 //
 //	kubelet.go        Config, New, Run: the informer, the API server, the loops; pod lookup
+//	config.go         LoadConfigFile: the KubeletConfiguration file (--config)
 //	exec.go           GetExec, GetAttach, GetPortForward: the runtime's streaming URL of a session
 //	containerlogs.go  GetKubeletContainerLogs: which attempt's log, read by package logs
 //
@@ -22,6 +23,7 @@
 //
 //	podworkers.go     one worker per pod, the sync loop and its health check
 //	sync.go           syncPod: sandbox, image, container start, restarts and crash-loop back-off
+//	backoff.go        upstream's back-off timings, the crash-loop cap and its reset
 //	terminate.go      stopping and removing a pod's containers and sandboxes
 //	runtimestate.go   what the runtime has of a pod
 //

@@ -77,8 +77,7 @@ func (e *testEnv) start() {
 		Logger:                    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SyncFrequency:             20 * time.Millisecond,
 		NodeStatusUpdateFrequency: 50 * time.Millisecond,
-		RestartBackOff:            300 * time.Millisecond,
-		MaxRestartBackOff:         time.Second,
+		MaxContainerRestartPeriod: time.Second,
 		ResolverConfig:            resolv,
 	})
 	if err != nil {

@@ -62,11 +62,12 @@ type Config struct {
 	NodeStatusUpdateFrequency time.Duration
 	// RuntimeRequestTimeout bounds each CRI call; default 2m.
 	RuntimeRequestTimeout time.Duration
-	// RestartBackOff and MaxRestartBackOff bound the crash-loop and image
-	// pull back-off. Upstream uses 10s and 5m; the defaults here are 1s and
-	// 10s so that restarts are quick to watch.
-	RestartBackOff    time.Duration
-	MaxRestartBackOff time.Duration
+	// MaxContainerRestartPeriod caps the crash-loop back-off, which starts
+	// at 10s (or at this when shorter) and doubles: the kubelet
+	// configuration's crashLoopBackOff.maxContainerRestartPeriod
+	// (KEP-4603), 1s to 300s, default 300s. The image pull back-off keeps
+	// upstream's 10s to 300s.
+	MaxContainerRestartPeriod time.Duration
 	// ResolverConfig is the node's resolv.conf that pods resolve names with;
 	// default /etc/resolv.conf.
 	ResolverConfig string
@@ -135,8 +136,10 @@ func New(cfg Config) (*Kubelet, error) {
 	setDefault(&cfg.SyncFrequency, time.Second)
 	setDefault(&cfg.NodeStatusUpdateFrequency, 10*time.Second)
 	setDefault(&cfg.RuntimeRequestTimeout, 2*time.Minute)
-	setDefault(&cfg.RestartBackOff, time.Second)
-	setDefault(&cfg.MaxRestartBackOff, 10*time.Second)
+	setDefault(&cfg.MaxContainerRestartPeriod, maxCrashLoopBackOff)
+	if err := checkMaxContainerRestartPeriod(cfg.MaxContainerRestartPeriod); err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
+	}
 	if net.ParseIP(cfg.NodeIP) == nil {
 		return nil, fmt.Errorf("kubelet: node IP %q is not an IP address", cfg.NodeIP)
 	}
@@ -149,8 +152,8 @@ func New(cfg Config) (*Kubelet, error) {
 		log:          slog.New(tracing.LogHandler(log.Handler())).With("node", cfg.NodeName),
 		client:       cfg.Client,
 		nodeIP:       cfg.NodeIP,
-		crashBackOff: flowcontrol.NewBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
-		imageBackOff: flowcontrol.NewBackOff(cfg.RestartBackOff, cfg.MaxRestartBackOff),
+		crashBackOff: newCrashLoopBackOff(cfg.MaxContainerRestartPeriod),
+		imageBackOff: flowcontrol.NewBackOff(backOffPeriod, maxImageBackOff),
 		podEvents:    make(chan struct{}, 1),
 	}
 	k.workers = newPodWorkers(k.syncPod)

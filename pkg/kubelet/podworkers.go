@@ -79,8 +79,8 @@ func (k *Kubelet) syncLoop(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		k.dispatch(ctx)
-		// Back-off entries quiet for twice the maximum go, those of
-		// deleted pods among them (upstream's HandlePodCleanups).
+		// Back-off entries quiet past their reset go, those of deleted
+		// pods among them (upstream's HandlePodCleanups).
 		k.crashBackOff.GC()
 		k.imageBackOff.GC()
 		k.lastSyncLoop.Store(time.Now().UnixNano())

@@ -259,7 +259,7 @@ func TestRestartWithBackOff(t *testing.T) {
 		return w != nil && w.Reason == "CrashLoopBackOff"
 	})
 	cs = got.Status.ContainerStatuses[0]
-	if want := "back-off 300ms restarting failed container=c pod=crash_default(uid-crash)"; cs.State.Waiting.Message != want {
+	if want := "back-off 1s restarting failed container=c pod=crash_default(uid-crash)"; cs.State.Waiting.Message != want {
 		t.Errorf("back-off message %q, want %q", cs.State.Waiting.Message, want)
 	}
 	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 2 || cs.RestartCount != 1 || cs.Ready {

@@ -44,7 +44,7 @@ func (s *Server) servePortForwardSPDY(w http.ResponseWriter, r *http.Request, sa
 	}
 	arrived := make(chan portStream)
 	stop := make(chan struct{})
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st httpstream.Stream, replySent <-chan struct{}) error {
+	conn := spdy.NewResponseUpgrader().UpgradeResponse(spdyResponse{w}, r, func(st httpstream.Stream, replySent <-chan struct{}) error {
 		port, err := checkPortStream(st.Headers())
 		if err != nil {
 			return err

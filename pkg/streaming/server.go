@@ -18,6 +18,7 @@
 //	protocol.go             what differs between remotecommand versions
 //	remotecommand.go        the exec/attach session, for every version
 //	spdy.go, websocket.go   the two transports of exec and attach
+//	spdyframes.go           a SPDY frame written in one syscall
 //	exec.go, attach.go      exec and attach, and how they report their end
 //	status.go, resize.go    the error and resize streams
 //	portforward*.go         port-forward over SPDY and WebSocket

@@ -36,7 +36,7 @@ func (s *Server) openSPDY(w http.ResponseWriter, r *http.Request, opts streamOpt
 	arrived := make(chan newStream)
 	setUp := make(chan struct{})
 	defer close(setUp)
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st httpstream.Stream, replySent <-chan struct{}) error {
+	conn := spdy.NewResponseUpgrader().UpgradeResponse(spdyResponse{w}, r, func(st httpstream.Stream, replySent <-chan struct{}) error {
 		typ := st.Headers().Get(v1.StreamType)
 		if !want[typ] {
 			return fmt.Errorf("unexpected stream type %q for protocol %q", typ, proto.name)

@@ -1,5 +1,5 @@
 // Package registry is the generic API machinery of the fake kube-apiserver:
-// an in-memory store with watches and a snapshot file, the REST verbs with
+// an in-memory store with watches and a write-ahead log, the REST verbs with
 // their per-kind strategies, and the HTTP handlers that decode requests and
 // negotiate answers, for the core/v1 pods, nodes and namespaces. The
 // apiserver package routes requests here, except those an exec, a log or a
@@ -11,7 +11,8 @@
 //	store.go          Store: objects, resource versions, history (etcd3 store
 //	                  and the watch cache)
 //	watchers.go       a watch's view of store changes (cacher's cacheWatcher)
-//	snapshot.go       the snapshot file that keeps objects across restarts
+//	persist.go        the write-ahead log and snapshot that keep objects
+//	                  across restarts (etcd's wal and snapshotter)
 //	rest.go           Create and Update (registry/rest create.go, update.go)
 //	delete.go         Delete, graceful for pods (registry/rest/delete.go,
 //	                  generic/registry/store.go)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -31,12 +32,12 @@ type event struct {
 
 // Store holds every object in memory under one lock, stamps each change with
 // the next resource version of a global counter (etcd's revision), keeps
-// recent changes for resuming watches, fans changes out to watchers and
-// writes a snapshot after each change when it has a data directory. It
-// stands for etcd and the watch cache together; upstream has no library for
-// an in-memory store that serves the API, so it is written here. The verbs
-// with the registry's rules (create, update, delete) are in rest.go and
-// delete.go.
+// recent changes for resuming watches, fans changes out to watchers and,
+// with a data directory, makes each change durable before it is answered
+// (persist.go). It stands for etcd and the watch cache together; upstream
+// has no library for an in-memory store that serves the API, so it is
+// written here. The verbs with the registry's rules (create, update,
+// delete) are in rest.go and delete.go.
 type Store struct {
 	mu        sync.Mutex
 	rv        uint64
@@ -46,23 +47,25 @@ type Store struct {
 	// oldest is the resource version after which history is complete.
 	oldest   uint64
 	watchers map[*watcher]struct{}
-	snapshot *snapshotFile
+	disk     *disk
+	log      *slog.Logger
 	// onChange, if set, hears of every committed change (outside the lock).
 	onChange func()
 }
 
-// Open returns the store of Resources, loaded from the snapshot in dataDir
-// (empty: in memory only), with the system namespaces created. onChange,
-// if set, is called after every change: it wakes the controllers.
-func Open(dataDir string, onChange func()) (*Store, error) {
-	var snap *snapshotFile
+// Open returns the store of Resources, loaded from the snapshot and the
+// write-ahead log in dataDir (empty: in memory only), with the system
+// namespaces created. onChange, if set, is called after every change: it
+// wakes the controllers.
+func Open(dataDir string, log *slog.Logger, onChange func()) (*Store, error) {
+	var d *disk
 	if dataDir != "" {
 		var err error
-		if snap, err = newSnapshotFile(dataDir); err != nil {
+		if d, err = newDisk(dataDir); err != nil {
 			return nil, err
 		}
 	}
-	st, err := newStore(Resources, snap)
+	st, err := newStore(Resources, d, log)
 	if err != nil {
 		return nil, err
 	}
@@ -73,20 +76,24 @@ func Open(dataDir string, onChange func()) (*Store, error) {
 	return st, nil
 }
 
-func newStore(resources []*Resource, snap *snapshotFile) (*Store, error) {
+func newStore(resources []*Resource, d *disk, log *slog.Logger) (*Store, error) {
 	s := &Store{
 		resources: resources,
 		objects:   map[*Resource]map[string]Object{},
 		watchers:  map[*watcher]struct{}{},
-		snapshot:  snap,
+		disk:      d,
+		log:       log,
 	}
 	for _, r := range resources {
 		s.objects[r] = map[string]Object{}
 	}
-	if snap != nil {
-		rv, err := snap.load(resources, s.objects)
+	if d != nil {
+		rv, tornAt, err := d.load(resources, s.objects)
 		if err != nil {
 			return nil, err
+		}
+		if tornAt >= 0 {
+			log.Warn("cut off the write-ahead log's torn last record, a write that was never answered", "file", d.walPath, "offset", tornAt)
 		}
 		s.rv = rv
 	}
@@ -226,9 +233,10 @@ func (s *Store) Remove(res *Resource, ns, name string, check func(cur Object) er
 	return gone.DeepCopyObject().(Object), nil
 }
 
-// commitLocked applies one change under the next resource version, writes
-// the snapshot (undoing the change if that fails), records the event and
-// hands it to the watchers.
+// commitLocked applies one change under the next resource version, appends
+// it to the write-ahead log (undoing the change if that fails), records the
+// event and hands it to the watchers. The caller answers the write only
+// after this returns: an answered write is on disk.
 func (s *Store) commitLocked(res *Resource, key string, typ watch.EventType, obj, prev Object) error {
 	rv := s.rv + 1
 	obj.SetResourceVersion(strconv.FormatUint(rv, 10))
@@ -237,14 +245,21 @@ func (s *Store) commitLocked(res *Resource, key string, typ watch.EventType, obj
 	} else {
 		s.objects[res][key] = obj
 	}
-	if s.snapshot != nil {
-		if err := s.snapshot.save(rv, s.resources, s.objects); err != nil {
+	if s.disk != nil {
+		if err := s.disk.append(rv, res, typ, obj); err != nil {
 			if prev != nil {
 				s.objects[res][key] = prev
 			} else {
 				delete(s.objects[res], key)
 			}
 			return apierrors.NewInternalError(fmt.Errorf("persist %s %s: %w", res.gr, key, err))
+		}
+		if s.disk.shouldCompact() {
+			// The change is durable in the log already; a failed
+			// compaction only leaves the log longer.
+			if err := s.disk.compact(rv, s.resources, s.objects); err != nil {
+				s.log.Error("compact the store", "err", err)
+			}
 		}
 	}
 	s.rv = rv

@@ -1,0 +1,39 @@
+package kubelet
+
+import (
+	"fmt"
+	"os"
+
+	kubeletconfig "k8s.io/kubelet/config/v1beta1"
+	"sigs.k8s.io/yaml"
+)
+
+// LoadConfigFile reads a kubelet configuration file, the KubeletConfiguration
+// of kubelet.config.k8s.io/v1beta1 that upstream's kubelet takes with
+// --config, into cfg. Of its fields this kubelet reads
+// crashLoopBackOff.maxContainerRestartPeriod (KEP-4603), the way a lab
+// shortens the crash-loop back-off; a field unknown to the type is an
+// error, as a typo would otherwise pass unseen. No path leaves cfg as it is.
+func LoadConfigFile(path string, cfg *Config) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("kubelet config: %w", err)
+	}
+	var kc kubeletconfig.KubeletConfiguration
+	if err := yaml.UnmarshalStrict(data, &kc); err != nil {
+		return fmt.Errorf("kubelet config %s: %w", path, err)
+	}
+	if gvk := kc.GroupVersionKind(); gvk != kubeletconfig.SchemeGroupVersion.WithKind("KubeletConfiguration") {
+		return fmt.Errorf("kubelet config %s: apiVersion %q, kind %q: want %s, KubeletConfiguration", path, kc.APIVersion, kc.Kind, kubeletconfig.SchemeGroupVersion)
+	}
+	if p := kc.CrashLoopBackOff.MaxContainerRestartPeriod; p != nil {
+		if err := checkMaxContainerRestartPeriod(p.Duration); err != nil {
+			return fmt.Errorf("kubelet config %s: %w", path, err)
+		}
+		cfg.MaxContainerRestartPeriod = p.Duration
+	}
+	return nil
+}
