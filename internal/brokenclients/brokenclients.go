@@ -62,6 +62,26 @@ func Names() []string {
 	return []string{"no-half-close", "loses-exit-code", "no-fallback", "ignores-close", "sends-1", "impatient", "optimist", "ignores-cancel"}
 }
 
+// Hangs reports whether the client of that name is caught by hanging (the
+// suite declares it hung after conformance.Options.HangAfter) rather than
+// by a wrong answer. A run of only the cells that catch it may take
+// HangAfter, and must then check that each failure says it hung
+// (HungReason): a correct client keeps the suite's default bound.
+func Hangs(name string) bool {
+	return name == "no-half-close" || name == "ignores-close" || name == "ignores-cancel"
+}
+
+// HangAfter is the conformance.Options.HangAfter of the runs that catch a
+// client that hangs: a tenth of the default, as such a run waits it out in
+// every cell.
+const HangAfter = 3 * time.Second
+
+// HungReason reports whether a failure's reason is the suite declaring the
+// client, or the sessions it left on the server, hung after HangAfter.
+func HungReason(reason string) bool {
+	return strings.Contains(reason, "still") && strings.Contains(reason, HangAfter.String())
+}
+
 // broken is the suite's client with a defect in its Stream.
 type broken struct {
 	conformance.Client

@@ -109,19 +109,20 @@ func lookupCase(name string) (testCase, bool) {
 	return testCase{}, false
 }
 
-// hangAfter is how long the suite waits for what a correct client and
-// server do at once (a client returns once its session is cut, its stdin
-// ends or its context ends; a server ends a session its client left)
-// before it calls that a hang. It is generous, so that no machine is too
-// slow or too busy for a correct client to pass (3 s and 10 s were, with
-// pkg/faults' scenarios in parallel under the race detector on two cores);
-// a broken client that hangs is caught once it has passed.
-const hangAfter = 30 * time.Second
+// DefaultHangAfter is Options.HangAfter's default: how long the suite waits
+// for what a correct client and server do at once (a client returns once
+// its session is cut, its stdin ends or its context ends; a server ends a
+// session its client left) before it calls that a hang. It is generous, so
+// that no machine is too slow or too busy for a correct client to pass
+// (3 s and 10 s were, with pkg/faults' scenarios in parallel under the race
+// detector on two cores); a broken client that hangs is caught once it has
+// passed.
+const DefaultHangAfter = 30 * time.Second
 
 // stream runs one session of a case through the client. With a fault on
 // (Options.Fault), WebSocket falls back to SPDY, and the session is held to
 // the fault's Expect: a refusal must fail with the server's message and no
-// exit code, a cut must end within hangAfter; either way the case ends there
+// exit code, a cut must end within Options.HangAfter; either way the case ends there
 // (expectationMet). A fault whose sessions run as usual leaves the case to
 // its checks.
 func (e *env) stream(ctx context.Context, req StreamRequest) error {
@@ -136,11 +137,11 @@ func (e *env) stream(ctx context.Context, req StreamRequest) error {
 		return e.client.Stream(ctx, req)
 	}
 	if f.Expect() == faults.Cut {
-		ctx, cancel := context.WithTimeout(ctx, hangAfter)
+		ctx, cancel := context.WithTimeout(ctx, e.opts.HangAfter)
 		defer cancel()
 		err := e.client.Stream(ctx, req)
 		if ctx.Err() != nil {
-			return fmt.Errorf("the client still waited %v after the fault %s cut the session: %v", hangAfter, f, err)
+			return fmt.Errorf("the client still waited %v after the fault %s cut the session: %v", e.opts.HangAfter, f, err)
 		}
 		return expectationMet(fmt.Sprintf("the session cut by %s ended: %v", f, errOrSuccess(err)))
 	}

@@ -92,7 +92,10 @@ var caught = map[string][]string{
 // TestBrokenClients runs the suite with each broken client: it fails
 // exactly the cases that should catch it, and passes the others. The
 // impatient client is caught by faults (pkg/faults' tests), not here: on a
-// busy machine a healthy session may be quiet for a second.
+// busy machine a healthy session may be quiet for a second. A client caught
+// by hanging has its catching cells run with a short HangAfter, where each
+// must fail as hung, and its other cells with the default, as a correct
+// client has them.
 func TestBrokenClients(t *testing.T) {
 	t.Parallel()
 	s := execlabtest.New(t, execlabtest.Options{})
@@ -107,14 +110,65 @@ func TestBrokenClients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := run(t, conformance.Options{Config: s.RESTConfig(), Client: c, Execs: 20, BinaryBytes: 1 << 20})
-			if got := outcomes(r, conformance.Fail); !slices.Equal(got, want) {
-				t.Errorf("failed %v, want exactly %v", got, want)
+			opts := conformance.Options{Config: s.RESTConfig(), Client: c, Execs: 20, BinaryBytes: 1 << 20}
+			if !brokenclients.Hangs(name) {
+				expect(t, run(t, opts), want, false)
+				return
 			}
-			if na := outcomes(r, conformance.NotApplicable); !slices.Equal(na, notApplicable) {
-				t.Errorf("not applicable: %v, want %v", na, notApplicable)
+			cases, cols := cells(want)
+			hung := opts
+			hung.Cases, hung.Protocols, hung.HangAfter = cases, cols, brokenclients.HangAfter
+			expect(t, run(t, hung), want, true)
+			rest := opts
+			rest.Cases = slices.DeleteFunc(conformance.CaseNames(), func(c string) bool { return slices.Contains(cases, c) })
+			expect(t, run(t, rest), nil, false)
+			// The catching cases in the columns where they do not catch it.
+			rest.Cases = cases
+			rest.Protocols = slices.DeleteFunc(slices.Clone(conformance.Protocols), func(p conformance.Protocol) bool { return slices.Contains(cols, p) })
+			if len(rest.Protocols) > 0 {
+				expect(t, run(t, rest), nil, false)
 			}
 		})
+	}
+}
+
+// cells splits "case/protocol" cells into their cases and their upgraded
+// columns.
+func cells(cs []string) (cases []string, cols []conformance.Protocol) {
+	for _, cell := range cs {
+		name, p, _ := strings.Cut(cell, "/")
+		if !slices.Contains(cases, name) {
+			cases = append(cases, name)
+		}
+		if p := conformance.Protocol(p); p != conformance.HTTP && !slices.Contains(cols, p) {
+			cols = append(cols, p)
+		}
+	}
+	return cases, cols
+}
+
+// expect checks that r failed exactly the cells failing, each declared hung
+// after brokenclients.HangAfter if hung, and that the cells not applicable are
+// those of notApplicable it ran.
+func expect(t *testing.T, r *conformance.Report, failing []string, hung bool) {
+	t.Helper()
+	if got := outcomes(r, conformance.Fail); !slices.Equal(got, failing) {
+		t.Errorf("failed %v, want exactly %v", got, failing)
+	}
+	for _, res := range r.Failed() {
+		if hung && !brokenclients.HungReason(res.Reason) {
+			t.Errorf("%s/%s failed for %q, want the client declared hung after %v", res.Case, res.Protocol, res.Reason, brokenclients.HangAfter)
+		}
+	}
+	var wantNA []string
+	for _, cell := range notApplicable {
+		name, p, _ := strings.Cut(cell, "/")
+		if _, ran := r.Get(name, conformance.Protocol(p)); ran {
+			wantNA = append(wantNA, cell)
+		}
+	}
+	if na := outcomes(r, conformance.NotApplicable); !slices.Equal(na, wantNA) {
+		t.Errorf("not applicable: %v, want %v", na, wantNA)
 	}
 }
 

@@ -71,11 +71,11 @@ func stdinEOF(ctx context.Context, e *env, p Protocol) error {
 		return notApplicable("v4.channel.k8s.io has no CLOSE signal: stdin cannot end before the session does")
 	}
 	var stdout bytes.Buffer
-	ctx, cancel := context.WithTimeout(ctx, hangAfter)
+	ctx, cancel := context.WithTimeout(ctx, e.opts.HangAfter)
 	defer cancel()
 	err := e.stream(ctx, e.exec(p, []string{"cat"}, strings.NewReader("x\n"), &stdout, io.Discard))
 	if ctx.Err() != nil {
-		return fmt.Errorf("cat still ran %v after stdin's end: %w", hangAfter, ctx.Err())
+		return fmt.Errorf("cat still ran %v after stdin's end: %w", e.opts.HangAfter, ctx.Err())
 	}
 	if err != nil {
 		return err
@@ -233,8 +233,8 @@ func attach(ctx context.Context, e *env, p Protocol) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(hangAfter):
-		return fmt.Errorf("the client still waited %v after the server ended the session", hangAfter)
+	case <-time.After(e.opts.HangAfter):
+		return fmt.Errorf("the client still waited %v after the server ended the session", e.opts.HangAfter)
 	}
 }
 
@@ -253,9 +253,9 @@ func cancelSession(ctx context.Context, e *env, p Protocol) error {
 	done := make(chan error, 1)
 	go func() { done <- e.stream(sessCtx, e.exec(p, cmd, nil, &out, io.Discard)) }()
 	// The output shows the session runs; a stalled one never shows it,
-	// the server may. Without either it is cancelled after hangAfter.
+	// the server may. Without either it is cancelled after Options.HangAfter.
 	command := strings.Join(cmd, " ")
-	for deadline := time.Now().Add(hangAfter); !strings.Contains(out.String(), marker) && !e.sessionRunning(ctx, command) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(e.opts.HangAfter); !strings.Contains(out.String(), marker) && !e.sessionRunning(ctx, command) && time.Now().Before(deadline); {
 		select {
 		case err := <-done:
 			if err == nil {
@@ -272,8 +272,8 @@ func cancelSession(ctx context.Context, e *env, p Protocol) error {
 		if errors.As(err, &met) {
 			return err
 		}
-	case <-time.After(hangAfter):
-		return fmt.Errorf("the client still ran %v after its context ended", hangAfter)
+	case <-time.After(e.opts.HangAfter):
+		return fmt.Errorf("the client still ran %v after its context ended", e.opts.HangAfter)
 	}
 	return e.waitSessionsEnd(ctx, func(s session) bool { return s.Command == command })
 }

@@ -15,7 +15,7 @@ import (
 
 // forward starts the client's port-forward to port of pod, until ctx
 // ends. With a fault on, the forward is held to the fault's Expect, as
-// stream holds a session: refused, or cut (its end within hangAfter).
+// stream holds a session: refused, or cut (its end within Options.HangAfter).
 func (e *env) forward(ctx context.Context, p Protocol, pod string, port int) (*Forward, error) {
 	fw, err := e.client.PortForward(ctx, PortForwardRequest{Namespace: e.opts.Namespace, Pod: pod, Port: port, Protocol: p})
 	f := e.opts.Fault
@@ -35,8 +35,8 @@ func (e *env) forward(ctx context.Context, p Protocol, pod string, port int) (*F
 	select {
 	case err := <-fw.Done:
 		return nil, expectationMet(fmt.Sprintf("the forward cut by %s ended: %v", f, errOrSuccess(err)))
-	case <-time.After(hangAfter):
-		return nil, fmt.Errorf("the forward still ran %v after the fault %s cut it", hangAfter, f)
+	case <-time.After(e.opts.HangAfter):
+		return nil, fmt.Errorf("the forward still ran %v after the fault %s cut it", e.opts.HangAfter, f)
 	}
 }
 

@@ -180,11 +180,11 @@ func (e *env) sessionRunning(ctx context.Context, command string) bool {
 	return slices.ContainsFunc(list, func(s session) bool { return s.Running && s.Command == command })
 }
 
-// waitSessionsEnd waits up to hangAfter until the server shows no running
+// waitSessionsEnd waits up to Options.HangAfter until the server shows no running
 // session that match picks; a server that shows none passes.
 func (e *env) waitSessionsEnd(ctx context.Context, match func(session) bool) error {
 	var running []string
-	for deadline := time.Now().Add(hangAfter); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(e.opts.HangAfter); ; time.Sleep(100 * time.Millisecond) {
 		list, err := e.sessions(ctx)
 		if errors.Is(err, errNoSessions) {
 			return nil
@@ -202,7 +202,7 @@ func (e *env) waitSessionsEnd(ctx context.Context, match func(session) bool) err
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("sessions still open on the server %v later: %s", hangAfter, strings.Join(running, "; "))
+			return fmt.Errorf("sessions still open on the server %v later: %s", e.opts.HangAfter, strings.Join(running, "; "))
 		}
 	}
 }

@@ -83,6 +83,14 @@ type Options struct {
 	Execs int
 	// BinaryBytes is how much the binary case sends each way; default 100 MiB.
 	BinaryBytes int64
+	// HangAfter is how long a client may take to end a session after the
+	// server, a fault or its context ended it (or after its stdin ended)
+	// before it is declared hung, and how long a server may take to end
+	// a session its client left; default 30 s (DefaultHangAfter). A
+	// correct client does either at once, but a busy machine may delay it
+	// by seconds: only a run with a client known to hang, whose failures
+	// are then checked to say so, should shorten it.
+	HangAfter time.Duration
 	// Progress, when set, gets a line per result as it comes.
 	Progress io.Writer
 }
@@ -110,6 +118,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BinaryBytes == 0 {
 		o.BinaryBytes = 100 << 20
+	}
+	if o.HangAfter == 0 {
+		o.HangAfter = DefaultHangAfter
 	}
 	if o.Client == nil {
 		var err error
