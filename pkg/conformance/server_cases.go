@@ -173,13 +173,6 @@ func (e *env) receivedRequest(ctx context.Context, command string) (string, erro
 	return "", nil
 }
 
-// sessionRunning reports whether the server shows a session of command
-// running.
-func (e *env) sessionRunning(ctx context.Context, command string) bool {
-	list, _ := e.sessions(ctx)
-	return slices.ContainsFunc(list, func(s session) bool { return s.Running && s.Command == command })
-}
-
 // waitSessionsEnd waits up to Options.HangAfter until the server shows no running
 // session that match picks; a server that shows none passes.
 func (e *env) waitSessionsEnd(ctx context.Context, match func(session) bool) error {
