@@ -218,12 +218,12 @@ func noLeak(ctx context.Context, e *env, _ Protocol) error {
 	}
 	var n int
 	var dump string
-	for deadline := time.Now().Add(goroutines.Timeout); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(e.opts.HangAfter); ; time.Sleep(50 * time.Millisecond) {
 		if n, dump = goroutines.LabelledMatching(runLabel, e.id, isStreaming); n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of the client's streaming goroutines still run %v after the sessions:\n%s", n, goroutines.Timeout, firstLines(dump, 30))
+			return fmt.Errorf("%d of the client's streaming goroutines still run %v after the sessions:\n%s", n, e.opts.HangAfter, firstLines(dump, 30))
 		}
 	}
 	return e.waitSessionsEnd(ctx, func(s session) bool { return slices.Contains(e.pods.all, s.Pod) })
