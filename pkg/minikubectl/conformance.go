@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ func newConformanceCommand(g *globalFlags) *cobra.Command {
 		cases                   []string
 		execs                   int
 		binaryMiB               int64
+		hangAfter               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "conformance",
@@ -37,7 +39,7 @@ func newConformanceCommand(g *globalFlags) *cobra.Command {
 			}
 			report, err := conformance.Run(cmd.Context(), conformance.Options{
 				Config: s.config, Namespace: s.namespace, Image: image, Protocols: ps, Cases: cases,
-				Execs: execs, BinaryBytes: binaryMiB << 20, Progress: g.streams.ErrOut,
+				Execs: execs, BinaryBytes: binaryMiB << 20, HangAfter: hangAfter, Progress: g.streams.ErrOut,
 			})
 			if err != nil {
 				return err
@@ -63,6 +65,7 @@ func newConformanceCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&junit, "junit", "", "write the results as JUnit XML to this file")
 	f.IntVar(&execs, "execs", 1000, "execs in a row of the execs case, per protocol")
 	f.Int64Var(&binaryMiB, "binary-mib", 100, "MiB sent each way by the binary case")
+	f.DurationVar(&hangAfter, "hang-after", conformance.DefaultHangAfter, "how long a client may take to end a session the server, a fault or its context ended before it is declared hung")
 	return cmd
 }
 
