@@ -256,7 +256,7 @@ func cancelSession(ctx context.Context, e *env, p Protocol) error {
 	// shows it (a stalled one) is cancelled after Options.HangAfter. The
 	// server's view of the session is no sign: client-go's WebSocket
 	// executor cancelled between creating its streams and starting its
-	// reader leaks the session's goroutines, a race no user can avoid
+	// reader leaks the session's goroutines, which no-leak then reports
 	// (tools/remotecommand/websocket.go: readDemuxLoop returns on the closed
 	// connection's SetReadDeadline error without closing the streams).
 	command := strings.Join(cmd, " ")
