@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/execlab/execlab/pkg/streamtranslator"
 )
 
 // TestConcurrentSessions opens many exec sessions (1000 on the fake
@@ -56,7 +58,10 @@ func TestConcurrentSessions(t *testing.T) {
 			in := &gatedReader{gate: gate, line: fmt.Sprintf("session-%d\n", i)}
 			err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: in, Stdout: out, Stderr: &stderr})
 			out.signal()
-			if err == nil && stdout.String() == "ready\n" && stderr.Len() == 0 {
+			// A session the runtime cuts before its status: client-go takes
+			// it for success over SPDY; over WebSocket the apiserver's
+			// translator reports it (pkg/streamtranslator.ErrNoStatus).
+			if (err == nil || strings.Contains(err.Error(), streamtranslator.ErrNoStatus.Error())) && stdout.String() == "ready\n" && stderr.Len() == 0 {
 				cut.Add(1)
 				return
 			}
@@ -88,9 +93,9 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Errorf("%d of %d sessions failed", failed, sessions)
 	}
 	if n := int(cut.Load()); n > server.maxCutSessions {
-		t.Errorf("%d of %d sessions ended after \"ready\" with no error; want at most %d", n, sessions, server.maxCutSessions)
+		t.Errorf("%d of %d sessions were cut after \"ready\", before their status; want at most %d", n, sessions, server.maxCutSessions)
 	} else if n > 0 {
-		t.Logf("%d of %d sessions ended after \"ready\" with no error, as %s does (see maxCutSessions)", n, sessions, runtimeName)
+		t.Logf("%d of %d sessions were cut after \"ready\", before their status, as %s does (see maxCutSessions)", n, sessions, runtimeName)
 	}
 	if err := checkNoGoroutineLeaks(shared); err != nil {
 		t.Errorf("after %d sessions: %v", sessions, err)
