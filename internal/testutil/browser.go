@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,19 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// WaitText waits until the text of the element sel in the page contains
+// want, for up to 20 s, and fails the test with what it shows otherwise.
+func WaitText(t testing.TB, ctx context.Context, sel, want string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).textContent || ""`))
+		if err == nil && strings.Contains(text, want) {
+			return
+		}
+		got = text
+	}
+	t.Fatalf("%s shows %q, want %q", sel, got, want)
 }

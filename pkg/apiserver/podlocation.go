@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -9,17 +10,14 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 
+	"github.com/execlab/execlab/internal/upgradeproxy"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
-
-	"context"
-
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/execlab/execlab/pkg/tracing"
 )
 
@@ -41,7 +39,9 @@ const defaultKubeletPort = 10250
 // of the session it serves ("kubelet dialled").
 type kubeletClient struct {
 	// transport serves UpgradeAwareHandler and the log requests; the
-	// request it forwards carries the session's trace context.
+	// request it forwards carries the session's trace context. Its
+	// connections are upgradeproxy's, so that a session ends with the
+	// kubelet's last byte passed on.
 	transport http.RoundTripper
 	// translator serves pkg/streamtranslator, whose SPDY client
 	// writes its own request, taking no header from us: its connections,
@@ -81,7 +81,7 @@ func newKubeletClient(tlsConfig *tls.Config) kubeletClient {
 	}
 	k := kubeletClient{
 		transport: tracing.Transport(&http.Transport{
-			DialContext:         dial,
+			DialContext:         upgradeproxy.Dial(dial),
 			TLSClientConfig:     tlsConfig,
 			TLSHandshakeTimeout: 10 * time.Second,
 			DisableKeepAlives:   true,

@@ -119,3 +119,11 @@ func TestSessionEndsBackgroundJobs(t *testing.T) {
 		t.Errorf("the background job %s outlived its session: %s", pid, out)
 	}
 }
+
+func TestKnownClientNoise(t *testing.T) {
+	out := "E1203 15:04:53.214285    5029 websocket.go:296] Unknown stream id 1, discarding message\nabout to fail\nE1203 15:04:53.3 1 cmd.go:1] another error\n"
+	want := "about to fail\nE1203 15:04:53.3 1 cmd.go:1] another error\n"
+	if got := dropKnownClientNoise(out); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -22,8 +22,6 @@ import (
 // the server chose and whether anything came on its error stream.
 type statuslessUpgrader struct {
 	clientspdy.Upgrader
-	// upgraded is called once the next hop has upgraded.
-	upgraded   func()
 	mu         sync.Mutex
 	protocol   string
 	errorBytes atomic.Int64
@@ -37,9 +35,6 @@ func (u *statuslessUpgrader) NewConnection(resp *http.Response) (httpstream.Conn
 	u.mu.Lock()
 	u.protocol = resp.Header.Get(httpstream.HeaderProtocolVersion)
 	u.mu.Unlock()
-	if u.upgraded != nil {
-		u.upgraded()
-	}
 	return &watchedConn{Connection: conn, u: u}, nil
 }
 

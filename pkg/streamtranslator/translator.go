@@ -67,7 +67,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ws.writeStatus(apierrors.NewInternalError(err))
 		return
 	}
-	upgrader := &statuslessUpgrader{Upgrader: clientspdy.NewUpgraderForStreaming(rt), upgraded: ws.ready}
+	upgrader := &statuslessUpgrader{Upgrader: clientspdy.NewUpgraderForStreaming(rt)}
 	executor, err := remotecommand.NewSPDYExecutorRejectRedirects(rt, upgrader, http.MethodPost, h.Location)
 	if err != nil {
 		ws.writeStatus(apierrors.NewInternalError(err))
@@ -110,12 +110,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 type webSocket struct {
 	conn    *wsstream.Conn
 	streams []io.ReadWriteCloser
-	opts    Options
 }
 
 // openWebSocket upgrades the client to v5.channel.k8s.io with the channels
-// it asked for, as upstream's createWebSocketStreams (ready says the
-// session is up).
+// it asked for, and tells it the session is up with an empty message on the
+// lowest channel it reads, as upstream's createWebSocketStreams.
 func (h *Handler) openWebSocket(w http.ResponseWriter, req *http.Request) (*webSocket, error) {
 	channels := make([]wsstream.ChannelType, constants.StreamResize+1)
 	channels[constants.StreamStdIn] = channel(h.Options.Stdin, wsstream.ReadChannel)
@@ -133,25 +132,19 @@ func (h *Handler) openWebSocket(w http.ResponseWriter, req *http.Request) (*webS
 	if err != nil {
 		return nil, err
 	}
-	return &webSocket{conn: conn, streams: streams, opts: h.Options}, nil
-}
-
-// ready writes the empty message on the lowest writable channel by which
-// upstream's translator (websocket.go, createWebSocketStreams) tells the
-// client the session is up. Upstream writes it at once; here it waits
-// until the next hop has upgraded too, which is when the session is up,
-// and gives the client time to make its streams first: client-go starts
-// reading before it makes them, and logs a message for a stream it has
-// not made yet as "Unknown stream id 1, discarding message".
-func (ws *webSocket) ready() {
+	ws := &webSocket{conn: conn, streams: streams}
 	first := constants.StreamErr
 	switch {
-	case ws.opts.Stdout:
+	case h.Options.Stdout:
 		first = constants.StreamStdOut
-	case ws.opts.Stderr:
+	case h.Options.Stderr:
 		first = constants.StreamStdErr
 	}
-	_, _ = ws.streams[first].Write(nil)
+	if _, err := ws.streams[first].Write(nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("telling the WebSocket client the session is up: %w", err)
+	}
+	return ws, nil
 }
 
 func channel(granted bool, t wsstream.ChannelType) wsstream.ChannelType {

@@ -119,3 +119,62 @@ func errString(err error) string {
 	}
 	return strings.TrimSpace(err.Error())
 }
+
+// TestClientLeaves: when the WebSocket client leaves a session whose
+// command says nothing more, the translator closes its SPDY connection to
+// the next hop instead of holding it open until the command ends. (The
+// request's context ends it: net/http cancels it when wsstream's read of
+// the hijacked connection fails.)
+func TestClientLeaves(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	spdyClosed := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := httpstream.Handshake(r, w, []string{constants.StreamProtocolV5Name}); err != nil {
+			return
+		}
+		streams := make(chan httpstream.Stream, 2)
+		conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, replySent <-chan struct{}) error {
+			streams <- s
+			return nil
+		})
+		if conn == nil {
+			return
+		}
+		defer conn.Close()
+		for range 2 {
+			if s := <-streams; s.Headers().Get(corev1.StreamType) == corev1.StreamTypeStdout {
+				s.Write([]byte("out"))
+			}
+		}
+		// A quiet command: the session ends only with the connection.
+		<-conn.CloseChan()
+		close(spdyClosed)
+	}))
+	t.Cleanup(backend.Close)
+	location, _ := url.Parse(backend.URL + "/exec")
+	front := httptest.NewServer(New(location, nil, Options{Stdout: true}))
+	t.Cleanup(front.Close)
+
+	executor, err := remotecommand.NewWebSocketExecutor(&rest.Config{Host: front.URL}, http.MethodGet, front.URL+"/exec?command=sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &cancelOnWrite{cancel: cancel}
+	if err := executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: out}); !errors.Is(err, context.Canceled) {
+		t.Errorf("the client's session ended with %v, want context.Canceled", err)
+	}
+	select {
+	case <-spdyClosed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the SPDY connection was still open 30 s after the WebSocket client left")
+	}
+}
+
+// cancelOnWrite leaves the session at its first output.
+type cancelOnWrite struct{ cancel func() }
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.cancel()
+	return len(p), nil
+}

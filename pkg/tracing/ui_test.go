@@ -40,21 +40,21 @@ func TestUIInBrowser(t *testing.T) {
 		t.Fatalf("the running session never showed: %v", err)
 	}
 	live.In.Add(3 << 20)
-	waitText(t, ctx, row+" td.bytes", "3.0 MiB / 0 B")
-	waitText(t, ctx, row+" td.state", "running")
+	testutil.WaitText(t, ctx, row+" td.bytes", "3.0 MiB / 0 B")
+	testutil.WaitText(t, ctx, row+" td.state", "running")
 
 	root.AddEvent(PhaseUpgraded, trace.WithAttributes(AttrFrom.String(HopKubelet), AttrProtocol.String("v5.channel.k8s.io"), AttrTransport.String("websocket")))
 	root.SetAttributes(AttrProtocol.String("v5.channel.k8s.io"), AttrTransport.String("websocket"), AttrBytesIn.Int64(3<<20), AttrBytesOut.Int64(3<<20), AttrExitCode.Int(7))
 	root.End()
 	live.End()
 
-	waitText(t, ctx, row+" td.state", "exit 7")
+	testutil.WaitText(t, ctx, row+" td.state", "exit 7")
 	if err := chromedp.Do(ctx, chromedp.Click(row)); err != nil {
 		t.Fatal(err)
 	}
-	waitText(t, ctx, "#protocol", "v5.channel.k8s.io over websocket")
-	waitText(t, ctx, "#bytes", "3.0 MiB / 3.0 MiB")
-	waitText(t, ctx, "#exit-code", "exit 7")
+	testutil.WaitText(t, ctx, "#protocol", "v5.channel.k8s.io over websocket")
+	testutil.WaitText(t, ctx, "#bytes", "3.0 MiB / 3.0 MiB")
+	testutil.WaitText(t, ctx, "#exit-code", "exit 7")
 	lanes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#sequence g.hop")].map(g => g.dataset.hop)`))
 	if err != nil || strings.Join(lanes, ",") != "client,apiserver,kubelet,runtime,streaming" {
 		t.Errorf("lanes %v (%v)", lanes, err)
@@ -68,18 +68,4 @@ func TestUIInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Artifact(t, "ui-synthetic.png", png)
-}
-
-// waitText waits until the text of sel is want.
-func waitText(t *testing.T, ctx context.Context, sel, want string) {
-	t.Helper()
-	var got string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).textContent || ""`))
-		if err == nil && strings.Contains(text, want) {
-			return
-		}
-		got = text
-	}
-	t.Fatalf("%s: %q, want %q", sel, got, want)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execlab/execlab/internal/testutil"
 	"github.com/execlab/execlab/pkg/demostack"
 	"github.com/execlab/execlab/pkg/labs"
 )
@@ -106,8 +106,8 @@ func runPage(t *testing.T, root string, page *labs.Page) {
 	cfg := demostack.Config{
 		Root:          root,
 		StateDir:      t.TempDir(),
-		APIServerPort: freePort(t),
-		KubeletPort:   freePort(t),
+		APIServerPort: testutil.FreePort(t),
+		KubeletPort:   testutil.FreePort(t),
 		Stdout:        &log,
 		Stderr:        &log,
 	}
@@ -148,17 +148,6 @@ func runPage(t *testing.T, root string, page *labs.Page) {
 		t.Fatalf("%v\n\nthe page's commands and what they printed:\n%s", err, transcript.String())
 	}
 	t.Logf("%d commands in %v", len(page.Steps), time.Since(start).Round(time.Millisecond))
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func lastLines(s string, n int) string {

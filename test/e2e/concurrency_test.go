@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,11 +19,11 @@ import (
 // runtime, see streamingServer.concurrentSessions) through every hop, half
 // over SPDY and half over WebSocket (which the apiserver translates), and
 // holds them all open at once — each shell says "ready" and waits for a line
-// on stdin — then lets them all finish. Every one must succeed (but for the
-// few that containerd cuts short, see maxCutSessions), and every
-// component must be back at its baseline goroutine count right after.
-// (No other test runs meanwhile: it is not parallel, and Go runs the
-// parallel tests after the others.)
+// on stdin — then lets them all finish. Every one must succeed with all its
+// output, and every component must be back at its baseline goroutine count
+// right after. (Until internal/upgradeproxy, a few in a thousand lost their
+// end in a proxy hop, on either runtime.) No other test runs meanwhile: it
+// is not parallel, and Go runs the parallel tests after the others.
 func TestConcurrentSessions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -36,7 +35,6 @@ func TestConcurrentSessions(t *testing.T) {
 	gate := make(chan struct{})
 	var ready, done sync.WaitGroup
 	errs := make(chan error, sessions)
-	var cut atomic.Int32
 	for i := range sessions {
 		ready.Add(1)
 		done.Add(1)
@@ -56,10 +54,6 @@ func TestConcurrentSessions(t *testing.T) {
 			in := &gatedReader{gate: gate, line: fmt.Sprintf("session-%d\n", i)}
 			err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: in, Stdout: out, Stderr: &stderr})
 			out.signal()
-			if err == nil && stdout.String() == "ready\n" && stderr.Len() == 0 {
-				cut.Add(1)
-				return
-			}
 			if want := fmt.Sprintf("ready\nsession-%d\n", i); err != nil || stdout.String() != want || stderr.Len() != 0 {
 				errs <- fmt.Errorf("session %d: %v, stdout %q, stderr %q", i, err, stdout.String(), stderr.String())
 			}
@@ -86,11 +80,6 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 	if failed > 0 {
 		t.Errorf("%d of %d sessions failed", failed, sessions)
-	}
-	if n := int(cut.Load()); n > server.maxCutSessions {
-		t.Errorf("%d of %d sessions ended after \"ready\" with no error; want at most %d", n, sessions, server.maxCutSessions)
-	} else if n > 0 {
-		t.Logf("%d of %d sessions ended after \"ready\" with no error, as %s does (see maxCutSessions)", n, sessions, runtimeName)
 	}
 	if err := checkNoGoroutineLeaks(shared); err != nil {
 		t.Errorf("after %d sessions: %v", sessions, err)

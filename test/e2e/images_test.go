@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/execlab/execlab/internal/testutil"
 	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
@@ -32,7 +33,7 @@ const busybox404 = "<HTML><HEAD><TITLE>404 Not Found</TITLE></HEAD>\n<BODY><H1>4
 func TestBusyboxPods(t *testing.T) {
 	t.Parallel()
 	s := shared
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	for _, tc := range []struct {
 		name      string
 		container corev1.Container
@@ -174,7 +175,7 @@ func waitLogs(t *testing.T, s *execlabtest.Stack, pod *corev1.Pod, want string) 
 // test ends, and returns the local port.
 func kubectlPortForward(t *testing.T, s *execlabtest.Stack, pod string, port int) int {
 	t.Helper()
-	local := freePort(t)
+	local := testutil.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := kubectlLatest.command(ctx, t, s, "port-forward", "pod/"+pod, fmt.Sprintf("%d:%d", local, port))
 	stdout, _ := cmd.StdoutPipe()

@@ -27,7 +27,7 @@ func TestPortForward(t *testing.T) {
 	spdyOnly.name, spdyOnly.env = "kubectl-spdy", []string{"KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}
 	for _, mode := range streamingModes(t) {
 		t.Run(mode.name, func(t *testing.T) {
-			podPort := freePort(t)
+			podPort := testutil.FreePort(t)
 			createPod(t, mode.stack, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: "echo"},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{echoContainer(podPort)}},
@@ -44,7 +44,7 @@ func TestPortForward(t *testing.T) {
 // portForward50MiB runs c's port-forward to the echo pod's podPort and
 // echoes 5 MiB through each of 10 connections at once.
 func portForward50MiB(t *testing.T, s *execlabtest.Stack, c client, podPort int) {
-	local := freePort(t)
+	local := testutil.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := c.command(ctx, t, s, "port-forward", "pod/echo", fmt.Sprintf("%d:%d", local, podPort))

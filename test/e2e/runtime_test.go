@@ -133,16 +133,10 @@ type streamingServer struct {
 	// connection.
 	closesOnGarbage bool
 	// concurrentSessions is how many exec sessions TestConcurrentSessions
-	// holds open at once, and maxCutSessions how many of them may end
-	// early, after "ready" but before the last line, with no error. On
-	// containerd 1.6 through the chain, 0 to 8 of 200 end so (21 of 4000
-	// sessions in 20 runs; none of 11000 driven straight at its streaming
-	// server): the connection is cut before the status, and client-go takes
-	// an error stream cut short for success (kubernetes/kubectl#1726). With
-	// 1000 at once its one shim per sandbox once stopped answering ("get
-	// state …: context deadline exceeded") and the sessions stalled.
+	// holds open at once. With 1000 at once containerd 1.6's one shim per
+	// sandbox once stopped answering ("get state …: context deadline
+	// exceeded") and the sessions stalled.
 	concurrentSessions int
-	maxCutSessions     int
 }
 
 var streamingServers = map[string]streamingServer{
@@ -167,7 +161,6 @@ var streamingServers = map[string]streamingServer{
 				`,"reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}`
 		},
 		concurrentSessions: 200,
-		maxCutSessions:     20,
 	},
 }
 

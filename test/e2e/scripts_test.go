@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/testutil"
 )
 
 // TestUpDown runs scripts/up.sh twice and scripts/down.sh as a person would,
@@ -30,8 +31,8 @@ func TestUpDown(t *testing.T) {
 	state := t.TempDir()
 	env := append(os.Environ(),
 		"EXECLAB_STATE="+state,
-		"EXECLAB_APISERVER_PORT="+strconv.Itoa(freePort(t)),
-		"EXECLAB_KUBELET_PORT="+strconv.Itoa(freePort(t)),
+		"EXECLAB_APISERVER_PORT="+strconv.Itoa(testutil.FreePort(t)),
+		"EXECLAB_KUBELET_PORT="+strconv.Itoa(testutil.FreePort(t)),
 	)
 	var upArgs []string
 	components := []string{"apiserver", "cri", "kubelet"}
@@ -241,14 +242,4 @@ func processAlive(pid int) bool {
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	// A zombie still has /proc/PID until reaped; it runs nothing.
 	return err == nil && !strings.Contains(string(stat), ") Z ")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

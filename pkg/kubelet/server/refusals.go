@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/execlab/execlab/internal/upgradeproxy"
 	"github.com/execlab/execlab/pkg/streaming"
 )
 
@@ -19,12 +20,15 @@ import (
 // in plain text, which UpgradeAwareHandler copies to the client as it is;
 // these connections turn such a refusal into a metav1.Status with the same
 // code, so that every refusal a client gets through this kubelet is a
-// Status, as fake-cri's and the apiserver's are.
+// Status, as fake-cri's and the apiserver's are. They are upgradeproxy's
+// backend connections too, so that a session ends with the runtime's last
+// byte passed on.
 var runtimeTransport = &http.Transport{DialContext: dialStreaming}
 
+var dialBackend = upgradeproxy.Dial((&net.Dialer{}).DialContext)
+
 func dialStreaming(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
+	c, err := dialBackend(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
