@@ -1,12 +1,16 @@
 package minikubectl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/execlab/execlab/pkg/conformance"
 )
@@ -19,6 +23,7 @@ var errSuiteFailed = errors.New("conformance: some cases failed")
 func newConformanceCommand(g *globalFlags) *cobra.Command {
 	var (
 		image, protocols, junit string
+		kubectl                 string
 		cases                   []string
 		execs                   int
 		binaryMiB               int64
@@ -37,10 +42,19 @@ func newConformanceCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			report, err := conformance.Run(cmd.Context(), conformance.Options{
+			opts := conformance.Options{
 				Config: s.config, Namespace: s.namespace, Image: image, Protocols: ps, Cases: cases,
 				Execs: execs, BinaryBytes: binaryMiB << 20, HangAfter: hangAfter, Progress: g.streams.ErrOut,
-			})
+			}
+			if kubectl != "" {
+				k, err := g.kubectlClient(cmd.Context(), kubectl)
+				if err != nil {
+					return err
+				}
+				defer k.Close()
+				opts.Client = k
+			}
+			report, err := conformance.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -65,6 +79,7 @@ func newConformanceCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&junit, "junit", "", "write the results as JUnit XML to this file")
 	f.IntVar(&execs, "execs", 1000, "execs in a row of the execs case, per protocol")
 	f.Int64Var(&binaryMiB, "binary-mib", 100, "MiB sent each way by the binary case")
+	f.StringVar(&kubectl, "kubectl", "", "run the sessions with this kubectl binary instead of the suite's own client (client-go); cases it cannot run are n/a")
 	f.DurationVar(&hangAfter, "hang-after", conformance.DefaultHangAfter, "how long a client may take to end a session the server, a fault or its context ended before it is declared hung")
 	return cmd
 }
@@ -79,4 +94,46 @@ func writeJUnit(path string, r *conformance.Report) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// kubectlClient is the kubectl at path as the suite's client, on the
+// cluster this command reaches: the kubeconfig as loaded (--kubeconfig,
+// $KUBECONFIG, --context), minified to its current context, in a file the
+// client's Close removes.
+func (g *globalFlags) kubectlClient(ctx context.Context, path string) (*kubectlClient, error) {
+	raw, err := g.clientConfig().RawConfig()
+	if err != nil {
+		return nil, err
+	}
+	if g.context != "" {
+		raw.CurrentContext = g.context
+	}
+	if err := clientcmdapi.MinifyConfig(&raw); err != nil {
+		return nil, fmt.Errorf("kubeconfig for %s: %w", path, err)
+	}
+	dir, err := os.MkdirTemp("", "execlab-conformance-")
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(raw, kubeconfig); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	k, err := conformance.NewKubectl(ctx, path, kubeconfig)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &kubectlClient{Kubectl: k, dir: dir}, nil
+}
+
+// kubectlClient is a conformance.Kubectl with its kubeconfig's directory.
+type kubectlClient struct {
+	*conformance.Kubectl
+	dir string
+}
+
+func (k *kubectlClient) Close() error {
+	return errors.Join(k.Kubectl.Close(), os.RemoveAll(k.dir))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +92,37 @@ func TestConformanceCommand(t *testing.T) {
 			tests, failures := junit.counts()
 			if tests < len(conformance.CaseNames()) || failures != 0 {
 				t.Errorf("JUnit: %d tests, %d failures; want one per case and column, none failed", tests, failures)
+			}
+		})
+	}
+}
+
+// TestConformanceKubectl runs the suite with real kubectl as its client
+// (--kubectl), the oldest and the newest on the machine: every case it can
+// run passes in every column its version speaks; the others are n/a, as
+// kubectl cannot choose versions or open a terminal without one.
+func TestConformanceKubectl(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		client               client
+		passed, inapplicable int
+	}{
+		// SPDY only: 15 cells; WebSocket v5 too from 1.30 (and
+		// port-forward over it from 1.31).
+		{kubectl128, 15, 32},
+		{kubectl133, 27, 20},
+	} {
+		t.Run(tc.client.name, func(t *testing.T) {
+			t.Parallel()
+			s := execlabtest.New(t, execlabtest.Options{})
+			table, junit, code := runConformance(t, s.Kubeconfig, "--kubectl", tc.client.bin, "--execs", "20", "--binary-mib", "8")
+			version := strings.TrimPrefix(tc.client.name, "kubectl-")
+			want := fmt.Sprintf("%d passed, 0 failed, %d not applicable, with kubectl %s, in ", tc.passed, tc.inapplicable, version)
+			if code != 0 || !strings.Contains(table, "\n"+want) {
+				t.Errorf("exit code %d, table ends %q; want 0 and %q", code, lastLine(table), want)
+			}
+			if _, failures := junit.counts(); failures != 0 {
+				t.Errorf("JUnit: %d failures", failures)
 			}
 		})
 	}
