@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/execlab/execlab/pkg/apiserver"
+	"github.com/execlab/execlab/pkg/faults"
 )
 
 func main() {
@@ -36,6 +37,7 @@ func main() {
 	flag.IntVar(&opts.MaxStreamingSessions, "max-streaming-sessions", apiserver.DefaultMaxStreamingSessions, "exec, attach and port-forward sessions proxied at once; past it, 429")
 	flag.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (the live view at /ui/ has them either way)")
 	flag.StringVar(&opts.TracingReceiverAddress, "tracing-receiver-address", "", "loopback address to receive the other components' spans on, OTLP/HTTP (off when empty)")
+	flag.Var(&opts.Faults, "fault", "inject a fault into the exec, attach and port-forward sessions proxied: "+faults.Syntax)
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	flag.Parse()
 	if flag.NArg() > 0 {

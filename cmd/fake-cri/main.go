@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 
 	"github.com/execlab/execlab/pkg/fakecri"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/streaming"
 )
 
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&opts.ImageBin, "imagebin", "", "cmd/imagebin binary for agnhost, nginx, httpd and pause (default: beside fake-cri, or in PATH)")
 	fs.StringVar(&opts.DebugAddress, "debug-address", "", "serve net/http/pprof at this address (off when empty)")
 	fs.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
+	fs.Var(&opts.Faults, "fault", "inject a fault into the CRI calls or the streaming server: "+faults.Syntax)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

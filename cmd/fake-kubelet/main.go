@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet"
 	"github.com/execlab/execlab/pkg/kubelet/server"
 	"github.com/execlab/execlab/pkg/streaming"
@@ -44,6 +45,8 @@ func run(args []string) error {
 	redirect := fs.Bool("redirect-container-streaming", false, "answer exec, attach and port-forward with a redirect to the runtime's streaming URL, as kubelets before 1.20 could (a teaching switch)")
 	configFile := fs.String("config", "", "kubelet configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1); read: crashLoopBackOff.maxContainerRestartPeriod")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
+	var injected faults.Set
+	fs.Var(&injected, "fault", "inject a fault into the exec, attach and port-forward sessions served: "+faults.Syntax)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +75,7 @@ func run(args []string) error {
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: *maxSessions,
 		TracingEndpoint:      *tracingEndpoint,
+		Faults:               injected,
 		// A teaching switch (docs/labs).
 		RedirectContainerStreaming: *redirect,
 	}

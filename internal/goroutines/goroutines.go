@@ -4,7 +4,8 @@
 // started it — so that a component run in a test process under a label can
 // be checked for leaks while other tests run beside it (pkg/execlabtest).
 //
-//	goroutines.go  Wait: the bounded wait and the report; Labelled: a count by label
+//	goroutines.go  Wait: the bounded wait and the report; Labelled, LabelledMatching:
+//	               a count by label, and by what the stack holds
 package goroutines
 
 import (
@@ -37,6 +38,12 @@ func Wait(t testing.TB, base int, count func() int, dump func() string) {
 // Labelled counts the goroutines whose pprof labels include key=value, and
 // returns their stacks, grouped as the goroutine profile groups them.
 func Labelled(key, value string) (int, string) {
+	return LabelledMatching(key, value, nil)
+}
+
+// LabelledMatching is Labelled for the goroutines whose stack (a group of
+// the profile) match also keeps; a nil match keeps all.
+func LabelledMatching(key, value string, match func(stack string) bool) (int, string) {
 	var profile bytes.Buffer
 	// debug=1 prints each group as "N @ pcs", then "# labels: {...}" when
 	// it has labels, then its frames, then a blank line.
@@ -47,7 +54,7 @@ func Labelled(key, value string) (int, string) {
 	for _, group := range strings.Split(profile.String(), "\n\n") {
 		head, rest, _ := strings.Cut(group, "\n")
 		labels, _, _ := strings.Cut(rest, "\n")
-		if !strings.HasPrefix(labels, "# labels: ") || !hasLabel(labels, want) {
+		if !strings.HasPrefix(labels, "# labels: ") || !hasLabel(labels, want) || match != nil && !match(group) {
 			continue
 		}
 		count, _, _ := strings.Cut(head, " @ ")

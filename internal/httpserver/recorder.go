@@ -95,8 +95,16 @@ func (r *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // WrapHijacked has the connection, once hijacked, handed over wrapped by
-// f: how a proxy hop watches the session that passes through it.
-func (r *Recorder) WrapHijacked(f func(net.Conn) net.Conn) { r.wrap = f }
+// f: how a proxy hop watches the session that passes through it, and how
+// pkg/faults acts on it. Wrappers compose in the order added: the first
+// wraps the connection itself.
+func (r *Recorder) WrapHijacked(f func(net.Conn) net.Conn) {
+	if prev := r.wrap; prev != nil {
+		r.wrap = func(c net.Conn) net.Conn { return f(prev(c)) }
+		return
+	}
+	r.wrap = f
+}
 
 // Unwrap serves http.ResponseController.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
@@ -116,3 +124,7 @@ type readerConn struct {
 }
 
 func (c *readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// NetConn is the hijacked connection, as tls.Conn's NetConn: what a wrapper
+// reaches through to set socket options (pkg/faults' reset).
+func (c *readerConn) NetConn() net.Conn { return c.Conn }

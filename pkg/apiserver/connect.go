@@ -1,28 +1,26 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/proxy"
-	translator "k8s.io/apiserver/pkg/util/proxy"
-	"k8s.io/streaming/pkg/httpstream/wsstream"
-
-	"github.com/execlab/execlab/pkg/apiserver/registry"
-	"github.com/execlab/execlab/pkg/streamtranslator"
-
-	"context"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	translator "k8s.io/apiserver/pkg/util/proxy"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/apiserver/registry"
+	"github.com/execlab/execlab/pkg/faults"
+	"github.com/execlab/execlab/pkg/streamtranslator"
 	"github.com/execlab/execlab/pkg/tracing"
 )
 
@@ -81,7 +79,8 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		return
 	}
 	defer s.sessions.Leave()
-	s.serveSession(w, r, sub, loc, opts)
+	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts) })
+	faults.Wrap(faults.APIServer, s.opts.Faults, sub, session, registry.WriteError).ServeHTTP(w, r)
 }
 
 // serveSession proxies or translates one session to its kubelet, and shows

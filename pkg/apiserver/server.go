@@ -19,6 +19,7 @@ import (
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
+	"github.com/execlab/execlab/pkg/faults"
 
 	"github.com/execlab/execlab/pkg/tracing"
 )
@@ -86,6 +87,9 @@ type Options struct {
 	// an OTLP/HTTP receiver (as a collector's 4318) for the kubelets' and
 	// runtimes' spans, so that the live view shows every hop.
 	TracingReceiverAddress string
+	// Faults are injected into the exec, attach and port-forward sessions
+	// proxied (pkg/faults, the apiserver hop); none by default.
+	Faults faults.Set
 	// TracingReceiverListener, when set, is already listening on
 	// TracingReceiverAddress: one who chose a free port keeps it.
 	TracingReceiverListener net.Listener
@@ -150,6 +154,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxStreamingSessions == 0 {
 		opts.MaxStreamingSessions = DefaultMaxStreamingSessions
+	}
+	if err := opts.Faults.Check(faults.APIServer); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		opts:        opts,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/fakecri"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet"
 	"github.com/execlab/execlab/pkg/kubelet/server"
 	"github.com/execlab/execlab/pkg/pki"
@@ -52,6 +53,7 @@ type apiserverSpec struct {
 	// tracingEndpoint, a collector it sends every span on to.
 	receiverPort    int
 	tracingEndpoint string
+	faults          faults.Set
 	// receiver, in this process, holds the listener taken on receiverPort
 	// until the first start takes it.
 	receiver *reservedListener
@@ -85,6 +87,7 @@ func (c apiserverSpec) args() []string {
 	if c.tracingEndpoint != "" {
 		args = append(args, "--tracing-endpoint", c.tracingEndpoint)
 	}
+	args = append(args, faultArgs(c.faults)...)
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -101,6 +104,7 @@ func (c apiserverSpec) serve(ctx context.Context, ln net.Listener, log *slog.Log
 		TracingReceiverAddress:  c.receiverAddress(),
 		TracingReceiverListener: c.receiver.take(),
 		TracingEndpoint:         c.tracingEndpoint,
+		Faults:                  c.faults,
 		// The flags' defaults.
 		AnonymousAuth:  true,
 		AnonymousPaths: apiserver.DefaultAnonymousPaths,
@@ -126,6 +130,7 @@ type criSpec struct {
 	maxSessions       int
 	streamIdleTimeout time.Duration
 	tracingEndpoint   string
+	faults            faults.Set
 }
 
 func (c criSpec) binary() string { return "fake-cri" }
@@ -143,6 +148,7 @@ func (c criSpec) args() []string {
 		args = append(args, "--stream-idle-timeout", c.streamIdleTimeout.String())
 	}
 	args = append(args, "--tracing-endpoint", c.tracingEndpoint)
+	args = append(args, faultArgs(c.faults)...)
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -151,6 +157,7 @@ func (c criSpec) serve(ctx context.Context, _ net.Listener, log *slog.Logger) er
 		Config:          fakecri.Config{Root: c.root, Logger: log},
 		Socket:          c.socket,
 		TracingEndpoint: c.tracingEndpoint,
+		Faults:          c.faults,
 		Streaming: streaming.Config{
 			Addr:              streamAddress,
 			MaxSessions:       c.maxSessions,
@@ -180,6 +187,7 @@ type kubeletSpec struct {
 	pkiDir          string
 	maxSessions     int
 	tracingEndpoint string
+	faults          faults.Set
 	// redirect is --redirect-container-streaming.
 	redirect bool
 }
@@ -200,6 +208,7 @@ func (c kubeletSpec) args() []string {
 		cert, key, ca := c.tlsFiles()
 		args = append(args, "--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", ca)
 	}
+	args = append(args, faultArgs(c.faults)...)
 	if c.redirect {
 		args = append(args, "--redirect-container-streaming")
 	}
@@ -229,6 +238,7 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		TLS:                  tlsConfig,
 		MaxStreamingSessions: c.maxSessions,
 		TracingEndpoint:      c.tracingEndpoint,
+		Faults:               c.faults,
 		// A teaching switch.
 		RedirectContainerStreaming: c.redirect,
 	})
@@ -254,4 +264,13 @@ func sessionLimitArgs(n int) []string {
 		return nil
 	}
 	return []string{"--max-streaming-sessions", strconv.Itoa(n)}
+}
+
+// faultArgs are a --fault flag per fault, which each binary takes.
+func faultArgs(s faults.Set) []string {
+	var args []string
+	for _, f := range s {
+		args = append(args, "--fault", f.String())
+	}
+	return args
 }

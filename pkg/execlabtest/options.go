@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/execlab/execlab/pkg/apiserver"
+	"github.com/execlab/execlab/pkg/faults"
 )
 
 // Options say what to start. The zero value but StateDir is a one-node
@@ -70,6 +72,31 @@ type Options struct {
 	// Detach, with BinDir, starts each process in a session of its own that
 	// outlives the caller (scripts/up.sh's stack); Attach finds it again.
 	Detach bool
+	// Faults are injected where each says (pkg/faults): in this process
+	// through each package's options, as processes through each binary's
+	// --fault flags.
+	Faults []Fault
+}
+
+// Fault is a fault put at one hop of the stack.
+type Fault struct {
+	// Hop is faults.APIServer, or a node's faults.Kubelet, faults.Runtime
+	// or faults.Streaming (the last two are fake-cri's).
+	Hop faults.Hop
+	// Node names the node of a node's hop; empty is every node.
+	Node string
+	faults.Fault
+}
+
+// faultsAt returns the faults put at hop (of node, for a node's hop).
+func (o Options) faultsAt(node string, hops ...faults.Hop) faults.Set {
+	var s faults.Set
+	for _, f := range o.Faults {
+		if slices.Contains(hops, f.Hop) && (f.Node == "" || f.Node == node) {
+			s = append(s, f.Fault)
+		}
+	}
+	return s
 }
 
 // User is a token user the stack's apiserver knows, besides admin.
@@ -105,6 +132,18 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("execlabtest: Insecure runs in this process only: fake-apiserver always serves HTTPS")
 	case o.Detach && o.BinDir == "":
 		return o, errors.New("execlabtest: Detach needs BinDir: only processes outlive the caller")
+	}
+	for _, f := range o.Faults {
+		switch {
+		case !f.Spec().At(f.Hop):
+			return o, fmt.Errorf("execlabtest: fault %s is not at the %s: it applies at %v", f.Fault, f.Hop, f.Spec().Hops)
+		case f.Hop == faults.APIServer && f.Node != "":
+			return o, fmt.Errorf("execlabtest: fault %s at the apiserver names node %q", f.Fault, f.Node)
+		case f.Node != "" && !slices.Contains(o.Nodes, f.Node):
+			return o, fmt.Errorf("execlabtest: fault %s at node %q, which the stack does not have", f.Fault, f.Node)
+		case (f.Hop == faults.Runtime || f.Hop == faults.Streaming) && o.CRIEndpoint != "":
+			return o, fmt.Errorf("execlabtest: fault %s at the %s needs fake-cri, not the external runtime %s", f.Fault, f.Hop, o.CRIEndpoint)
+		}
 	}
 	return o, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/execlab/execlab/internal/goroutines"
 	"github.com/execlab/execlab/internal/procs"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/pki"
 )
 
@@ -151,6 +152,7 @@ func (s *Stack) start(ctx context.Context) error {
 		followRedirects: s.opts.StreamingProxyRedirects,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.opts.TracingEndpoint,
+		faults:          s.opts.faultsAt("", faults.APIServer),
 	}
 	if !s.opts.Insecure {
 		s.CertDir = filepath.Join(spec.dataDir, "pki")
@@ -238,6 +240,7 @@ func (s *Stack) startNode(ctx context.Context, name string) error {
 		pkiDir:          s.CertDir,
 		maxSessions:     s.opts.MaxStreamingSessions,
 		tracingEndpoint: s.tracingReceiver,
+		faults:          s.opts.faultsAt(name, faults.Kubelet),
 		redirect:        s.opts.RedirectContainerStreaming,
 	}
 	n.Kubelet = s.newComponent(kubeletName, spec, port, ln)
@@ -265,6 +268,7 @@ func (s *Stack) startRuntime(ctx context.Context, n *Node) error {
 		maxSessions:       s.opts.MaxStreamingSessions,
 		streamIdleTimeout: s.opts.StreamIdleTimeout,
 		tracingEndpoint:   s.tracingReceiver,
+		faults:            s.opts.faultsAt(n.Name, faults.Runtime, faults.Streaming),
 	}
 	if s.opts.BinDir != "" {
 		// A process's goroutines are counted at its debug server.

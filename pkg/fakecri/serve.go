@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/streaming"
 	"github.com/execlab/execlab/pkg/tracing"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the CRI
 	// calls and streaming sessions are traced to (pkg/tracing).
 	TracingEndpoint string
+	// Faults are injected into the CRI calls (the runtime hop) and the
+	// streaming server (its hop), as pkg/faults says each applies.
+	Faults faults.Set
 }
 
 // Serve runs a fake-cri until ctx ends: the runtime, its streaming server,
@@ -55,6 +59,9 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	if opts.Version == "" {
 		opts.Version = buildVersion()
+	}
+	if err := opts.Faults.Check(faults.Runtime, faults.Streaming); err != nil {
+		return fmt.Errorf("fake-cri: %w", err)
 	}
 	opts.Logger = slog.New(tracing.LogHandler(opts.Logger.Handler()))
 	log := opts.Logger
@@ -71,6 +78,7 @@ func Serve(ctx context.Context, opts Options) error {
 	// The streaming server's errors say that they are its own.
 	opts.Streaming.TracerProvider = tp.TracerProvider()
 	opts.Streaming.Logger = log
+	opts.Streaming.Faults = append(opts.Streaming.Faults, opts.Faults.At(faults.Streaming)...)
 	streams, err := streaming.NewServer(opts.Streaming, rt)
 	if err != nil {
 		return err
@@ -85,8 +93,12 @@ func Serve(ctx context.Context, opts Options) error {
 	defer lis.Close()
 	// The kubelet's trace context arrives as gRPC metadata, as with
 	// containerd's otelgrpc interceptors.
-	g := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(tp.TracerProvider()), otelgrpc.WithPropagators(tracing.Propagator))))
+	grpcOpts := []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(tp.TracerProvider()), otelgrpc.WithPropagators(tracing.Propagator)))}
+	if interceptor := faults.UnaryInterceptor(opts.Faults); interceptor != nil {
+		grpcOpts = append(grpcOpts, grpc.UnaryInterceptor(interceptor))
+	}
+	g := grpc.NewServer(grpcOpts...)
 	NewService(rt, streams).Register(g)
 
 	errc := make(chan error, 3)

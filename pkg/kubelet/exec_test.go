@@ -92,6 +92,11 @@ func TestGetExec(t *testing.T) {
 		{"other pod UID", "other-uid", "c", answer(testStreamURL, nil), codes.Unknown, `container not found ("c")`},
 		{"relative URL from the runtime", "", "c", answer("/exec/abcdefgh", nil), codes.Unknown,
 			`container runtime returned a relative streaming URL "/exec/abcdefgh"; it must be absolute (http://host:port/...)`},
+		// host:port/path, the other form that broke kubelets ≥ 1.36 with cri-dockerd.
+		{"scheme-less URL from the runtime", "", "c", answer("127.0.0.1:10010/exec/abcdefgh", nil), codes.Unknown,
+			`container runtime returned a streaming URL without a scheme "127.0.0.1:10010/exec/abcdefgh"; it must be absolute (http://host:port/...)`},
+		{"scheme-less URL with a host name", "", "c", answer("localhost:10010/exec/abcdefgh", nil), codes.Unknown,
+			`container runtime returned a streaming URL without a scheme "localhost:10010/exec/abcdefgh"; it must be absolute (http://host:port/...)`},
 		// The runtime's errors come as they are: the API answers their code.
 		{"runtime NotFound", "", "c", answer("", status.Error(codes.NotFound, "container is gone")), codes.NotFound, "container is gone"},
 		{"runtime out of tokens", "", "c", answer("", status.Error(codes.ResourceExhausted, "maximum number of in-flight requests exceeded")),

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet/server"
 
 	"github.com/execlab/execlab/pkg/tracing"
@@ -73,6 +74,9 @@ type Config struct {
 	// MaxStreamingSessions bounds the exec, attach and port-forward
 	// sessions served at once (server.Options.MaxStreamingSessions).
 	MaxStreamingSessions int
+	// Faults are injected into the kubelet API's streaming sessions
+	// (server.Options.Faults).
+	Faults faults.Set
 	// RedirectContainerStreaming redirects streams instead of proxying
 	// them (server.Options.RedirectContainerStreaming).
 	RedirectContainerStreaming bool
@@ -123,6 +127,9 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, errors.New("kubelet: a container runtime endpoint is required")
 	case cfg.RootDir == "":
 		return nil, errors.New("kubelet: a root directory is required")
+	}
+	if err := cfg.Faults.Check(faults.Kubelet); err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
 	}
 	setDefault(&cfg.NodeIP, "127.0.0.1")
 	setDefault(&cfg.ResolverConfig, "/etc/resolv.conf")
@@ -213,7 +220,7 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
-		RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
+		Faults: k.cfg.Faults, RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	k.log.Info("serving the kubelet API", "address", ln.Addr().String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -169,6 +170,11 @@ func streamingURL[Resp interface{ GetUrl() string }](resp Resp, err error) (*url
 		return nil, err
 	}
 	raw := resp.GetUrl()
+	// host:port/path parses as a path with a colon, or as a URL whose
+	// scheme is the host: say what it lacks.
+	if !strings.Contains(raw, "://") && !strings.HasPrefix(raw, "/") {
+		return nil, fmt.Errorf("container runtime returned a streaming URL without a scheme %q; it must be absolute (http://host:port/...)", raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parse streaming URL from the container runtime: %w", err)

@@ -12,6 +12,7 @@
 //	apply         pkg/cmd/apply/apply.go            client-side: create, or three-way merge
 //	delete        pkg/cmd/delete/delete.go          DELETE, then wait until the object is gone
 //	version       pkg/cmd/version/version.go
+//	conformance   (execlab's own) pkg/conformance against the kubeconfig's cluster
 //
 // Each command is a file of that name (get's table printer is table.go);
 // what they share:

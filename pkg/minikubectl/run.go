@@ -74,6 +74,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		newApplyCommand(g),
 		newDeleteCommand(g),
 		newVersionCommand(g),
+		newConformanceCommand(g),
 	)
 	return root
 }

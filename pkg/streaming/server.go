@@ -44,6 +44,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/faults"
 )
 
 // Config configures a Server. Zero fields take their defaults.
@@ -66,6 +67,9 @@ type Config struct {
 	// slog.Default(). A process that runs several servers (pkg/execlabtest)
 	// gives each its own.
 	Logger *slog.Logger
+	// Faults are injected into the sessions served and the token cache
+	// (pkg/faults, the streaming hop); none by default.
+	Faults faults.Set
 }
 
 // DefaultMaxSessions is the default Config.MaxSessions: room for the
@@ -111,6 +115,9 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if err := cfg.Faults.Check(faults.Streaming, faults.Runtime); err != nil {
+		return nil, fmt.Errorf("streaming server: %w", err)
+	}
 	lis, err := listenLoopback(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -123,6 +130,9 @@ func NewServer(cfg Config, rt Runtime) (*Server, error) {
 		listener: lis,
 		tokens:   newTokenCache(clock.RealClock{}),
 		sessions: &httpserver.SessionLimit{Who: "this server", Max: int64(cfg.MaxSessions)},
+	}
+	if ttl, ok := cfg.Faults.TokenTTL(); ok {
+		s.tokens.ttl = ttl
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/exec/{token}", route(s, "exec", s.serveExec))
@@ -183,11 +193,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// route returns the handler of one streaming endpoint. It takes the URL's
-// token out of the cache, so it is used up whatever follows, and passes on
-// the CRI request of type T it stood for, in the session's span; any other
-// token answers 404, as upstream.
+// route returns the handler of one streaming endpoint, with the faults of
+// the streaming hop around it (pkg/faults).
 func route[T any](s *Server, kind string, serve func(http.ResponseWriter, *http.Request, T)) http.Handler {
+	writeError := func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, err) }
+	return faults.Wrap(faults.Streaming, s.cfg.Faults, kind, routeHandler(s, kind, serve), writeError)
+}
+
+// routeHandler takes the URL's token out of the cache, so it is used up
+// whatever follows, and passes on the CRI request of type T it stood for,
+// in the session's span; any other token answers 404, as upstream.
+func routeHandler[T any](s *Server, kind string, serve func(http.ResponseWriter, *http.Request, T)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, POST")

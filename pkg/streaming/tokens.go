@@ -34,6 +34,8 @@ var errTooManyInFlight = status.Error(codes.ResourceExhausted, "maximum number o
 // request_cache.go: the URL carries no request parameters, only the token.
 type tokenCache struct {
 	clock clock.PassiveClock
+	// ttl is tokenTTL, but for pkg/faults' token-expiry.
+	ttl time.Duration
 
 	mu      sync.Mutex
 	byToken map[string]*list.Element
@@ -49,7 +51,7 @@ type tokenEntry struct {
 }
 
 func newTokenCache(c clock.PassiveClock) *tokenCache {
-	return &tokenCache{clock: c, byToken: make(map[string]*list.Element), byAge: list.New()}
+	return &tokenCache{clock: c, ttl: tokenTTL, byToken: make(map[string]*list.Element), byAge: list.New()}
 }
 
 // Insert stores req and returns the token that retrieves it once.
@@ -65,7 +67,7 @@ func (c *tokenCache) Insert(req any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c.byToken[token] = c.byAge.PushFront(&tokenEntry{token: token, req: req, expires: c.clock.Now().Add(tokenTTL)})
+	c.byToken[token] = c.byAge.PushFront(&tokenEntry{token: token, req: req, expires: c.clock.Now().Add(c.ttl)})
 	return token, nil
 }
 

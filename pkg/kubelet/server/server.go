@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/execlab/execlab/internal/httpserver"
+	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/streaming"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -66,6 +67,9 @@ type Options struct {
 	// TracerProvider traces the requests served (pkg/tracing); nil traces
 	// none.
 	TracerProvider trace.TracerProvider
+	// Faults are injected into the exec, attach and port-forward sessions
+	// served (pkg/faults, the kubelet hop); none by default.
+	Faults faults.Set
 	// RedirectContainerStreaming answers exec, attach and port-forward with
 	// a 302 to the runtime's streaming URL instead of proxying the stream,
 	// as the kubelet's --redirect-container-streaming did until Kubernetes
@@ -87,6 +91,7 @@ type Server struct {
 	sessions *httpserver.SessionLimit
 	conns    httpserver.Conns
 	http     *http.Server
+	faults   faults.Set
 	redirect bool
 }
 
@@ -118,6 +123,7 @@ func NewServer(host HostInterface, opts Options) *Server {
 		tls:      opts.TLS,
 		cont:     &filteringContainer{Container: cont},
 		sessions: &httpserver.SessionLimit{Who: "the kubelet", Max: int64(opts.MaxStreamingSessions)},
+		faults:   opts.Faults,
 		redirect: opts.RedirectContainerStreaming,
 	}
 	if s.tls != nil {
@@ -192,7 +198,7 @@ func (s *Server) InstallAuthNotRequiredHandlers() {
 func (s *Server) InstallDebuggingHandlers() {
 	for _, sub := range []struct{ subresource, op string }{{"exec", "getExec"}, {"attach", "getAttach"}} {
 		ws := new(restful.WebService).Path("/" + sub.subresource)
-		handle := s.limitSessions(s.serveStream(sub.subresource))
+		handle := s.limitSessions(s.withFaults(sub.subresource, s.serveStream(sub.subresource)))
 		for _, p := range []string{"/{podNamespace}/{podID}/{containerName}", "/{podNamespace}/{podID}/{uid}/{containerName}"} {
 			ws.Route(ws.GET(p).To(handle).Operation(sub.op))
 			ws.Route(ws.POST(p).To(handle).Operation(sub.op))
@@ -201,7 +207,7 @@ func (s *Server) InstallDebuggingHandlers() {
 	}
 
 	ws := new(restful.WebService).Path("/portForward")
-	handle := s.limitSessions(s.servePortForward)
+	handle := s.limitSessions(s.withFaults("portforward", s.servePortForward))
 	for _, p := range []string{"/{podNamespace}/{podID}", "/{podNamespace}/{podID}/{uid}"} {
 		ws.Route(ws.GET(p).To(handle).Operation("getPortForward"))
 		ws.Route(ws.POST(p).To(handle).Operation("getPortForward"))
@@ -237,6 +243,22 @@ func (s *Server) limitSessions(route restful.RouteFunction) restful.RouteFunctio
 		}
 		defer s.sessions.Leave()
 		route(req, resp)
+	}
+}
+
+// withFaults puts the faults of the kubelet hop on a streaming route's
+// sessions of kind; without any it is the route itself.
+func (s *Server) withFaults(kind string, route restful.RouteFunction) restful.RouteFunction {
+	if len(s.faults.At(faults.Kubelet)) == 0 {
+		return route
+	}
+	writeError := func(w http.ResponseWriter, _ *http.Request, err error) { streaming.WriteError(w, err) }
+	return func(req *restful.Request, resp *restful.Response) {
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			req.Request, resp.ResponseWriter = r, w
+			route(req, resp)
+		})
+		faults.Wrap(faults.Kubelet, s.faults, kind, next, writeError).ServeHTTP(resp.ResponseWriter, req.Request)
 	}
 }
 
