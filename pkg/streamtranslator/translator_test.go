@@ -24,20 +24,12 @@ import (
 	"github.com/execlab/execlab/internal/testutil"
 )
 
-// spdyEnd is how the SPDY server behind the translator ends a session
-// after writing "out" on stdout.
-type spdyEnd struct {
-	protocol string
-	status   *metav1.Status // written on the error stream; nil writes nothing
-}
-
-// serveSPDY is a streaming server reduced to its end: it negotiates
-// protocol, takes the client's stdout and error streams, writes "out",
-// then the status if any, and closes the connection, as a server that
-// finished (a status) or died (none).
-func serveSPDY(t *testing.T, end spdyEnd) *httptest.Server {
+// serveSPDY is a streaming server reduced to a session: it negotiates
+// protocol, takes the client's stdout and error streams, and runs session
+// on them; the connection closes when session returns.
+func serveSPDY(t *testing.T, protocol string, session func(conn httpstream.Connection, streams map[string]httpstream.Stream)) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := httpstream.Handshake(r, w, []string{end.protocol}); err != nil {
+		if _, err := httpstream.Handshake(r, w, []string{protocol}); err != nil {
 			return
 		}
 		streams := make(chan httpstream.Stream, 2)
@@ -54,18 +46,26 @@ func serveSPDY(t *testing.T, end spdyEnd) *httptest.Server {
 			s := <-streams
 			byType[s.Headers().Get(corev1.StreamType)] = s
 		}
-		if _, err := byType[corev1.StreamTypeStdout].Write([]byte("out")); err != nil {
-			t.Errorf("writing stdout: %v", err)
-		}
-		if end.status != nil {
-			bs, _ := json.Marshal(end.status)
-			if _, err := byType[corev1.StreamTypeError].Write(bs); err != nil {
-				t.Errorf("writing the status: %v", err)
-			}
-		}
+		session(conn, byType)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// ending is a session that writes "out" on stdout, then the status if
+// any, and ends, as a server that finished (a status) or died (none).
+func ending(t *testing.T, status *metav1.Status) func(httpstream.Connection, map[string]httpstream.Stream) {
+	return func(_ httpstream.Connection, streams map[string]httpstream.Stream) {
+		if _, err := streams[corev1.StreamTypeStdout].Write([]byte("out")); err != nil {
+			t.Errorf("writing stdout: %v", err)
+		}
+		if status != nil {
+			bs, _ := json.Marshal(status)
+			if _, err := streams[corev1.StreamTypeError].Write(bs); err != nil {
+				t.Errorf("writing the status: %v", err)
+			}
+		}
+	}
 }
 
 // TestSessionEnd: a WebSocket client (client-go's, as kubectl ≥ 1.30)
@@ -77,21 +77,22 @@ func TestSessionEnd(t *testing.T) {
 	exit3 := &metav1.Status{Status: metav1.StatusFailure, Reason: constants.NonZeroExitCodeReason,
 		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: constants.ExitCodeCauseType, Message: "3"}}}}
 	for _, tc := range []struct {
-		name string
-		end  spdyEnd
+		name     string
+		protocol string
+		status   *metav1.Status // what the server writes on the error stream; nil: nothing
 		// says is what client-go returns: the exit code as an
 		// exec.CodeExitError, any other Failure as its message.
 		says string
 	}{
-		{"v4 success", spdyEnd{constants.StreamProtocolV4Name, &metav1.Status{Status: metav1.StatusSuccess}}, "<nil>"},
-		{"v5 exit 3", spdyEnd{constants.StreamProtocolV5Name, exit3}, "command terminated with exit code 3"},
-		{"v4 died", spdyEnd{constants.StreamProtocolV4Name, nil}, "Internal error occurred: " + ErrNoStatus.Error()},
-		{"v5 died", spdyEnd{constants.StreamProtocolV5Name, nil}, "Internal error occurred: " + ErrNoStatus.Error()},
-		{"v3 ended", spdyEnd{constants.StreamProtocolV3Name, nil}, "<nil>"},
+		{"v4 success", constants.StreamProtocolV4Name, &metav1.Status{Status: metav1.StatusSuccess}, "<nil>"},
+		{"v5 exit 3", constants.StreamProtocolV5Name, exit3, "command terminated with exit code 3"},
+		{"v4 died", constants.StreamProtocolV4Name, nil, "Internal error occurred: " + ErrNoStatus.Error()},
+		{"v5 died", constants.StreamProtocolV5Name, nil, "Internal error occurred: " + ErrNoStatus.Error()},
+		{"v3 ended", constants.StreamProtocolV3Name, nil, "<nil>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
-			backend := serveSPDY(t, tc.end)
+			backend := serveSPDY(t, tc.protocol, ending(t, tc.status))
 			location, _ := url.Parse(backend.URL + "/exec")
 			front := httptest.NewServer(New(location, nil, Options{Stdout: true}))
 			t.Cleanup(front.Close)
@@ -128,29 +129,12 @@ func errString(err error) string {
 func TestClientLeaves(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	spdyClosed := make(chan struct{})
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := httpstream.Handshake(r, w, []string{constants.StreamProtocolV5Name}); err != nil {
-			return
-		}
-		streams := make(chan httpstream.Stream, 2)
-		conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, replySent <-chan struct{}) error {
-			streams <- s
-			return nil
-		})
-		if conn == nil {
-			return
-		}
-		defer conn.Close()
-		for range 2 {
-			if s := <-streams; s.Headers().Get(corev1.StreamType) == corev1.StreamTypeStdout {
-				s.Write([]byte("out"))
-			}
-		}
+	backend := serveSPDY(t, constants.StreamProtocolV5Name, func(conn httpstream.Connection, streams map[string]httpstream.Stream) {
+		streams[corev1.StreamTypeStdout].Write([]byte("out"))
 		// A quiet command: the session ends only with the connection.
 		<-conn.CloseChan()
 		close(spdyClosed)
-	}))
-	t.Cleanup(backend.Close)
+	})
 	location, _ := url.Parse(backend.URL + "/exec")
 	front := httptest.NewServer(New(location, nil, Options{Stdout: true}))
 	t.Cleanup(front.Close)
