@@ -2,7 +2,7 @@
 // the labs against it (pkg/demostack), for `make demo`, `make down`,
 // `make status`, `make reset` and `make lab N`:
 //
-//	execlab up [--runtime fake|containerd] [--streaming-mode translate|passthrough]
+//	execlab up [--runtime fake|containerd] [--streaming-mode translate|passthrough|per-node]
 //	           [--redirect-container-streaming] [--streaming-proxy-redirects]
 //	execlab down | status | reset
 //	execlab env        export lines for a shell: eval "$(bin/execlab env)"

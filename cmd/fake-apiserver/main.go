@@ -32,7 +32,7 @@ func main() {
 	flag.BoolVar(&opts.AnonymousAuth, "anonymous-auth", true, "treat requests without credentials as system:anonymous rather than answer 401")
 	anonymousPaths := flag.String("anonymous-auth-paths", strings.Join(apiserver.DefaultAnonymousPaths, ","), "comma-separated paths where --anonymous-auth applies; empty: every path")
 	flag.StringVar(&opts.AuthorizationPolicyFile, "authorization-policy-file", "", "static authorization policy (YAML rules in RBAC's shape) added to the built-in rules; empty: the built-in rules alone (system:masters may do anything)")
-	flag.StringVar(&mode, "streaming-mode", string(apiserver.StreamingTranslate), "WebSocket exec/attach/port-forward: translate (to SPDY, as kube-apiserver 1.30+) or passthrough (to the kubelet unchanged)")
+	flag.StringVar(&mode, "streaming-mode", string(apiserver.StreamingTranslate), "WebSocket exec/attach/port-forward: translate (to SPDY, as kube-apiserver 1.30 to 1.35), passthrough (to the kubelet unchanged, as before 1.30), or per-node (passthrough to a node that declares ExtendWebSocketsToKubelet, translate otherwise, as 1.36+)")
 	flag.BoolVar(&opts.StreamingProxyRedirects, "streaming-proxy-redirects", false, "follow a kubelet's redirect to its runtime's streaming server, as kube-apiserver's StreamingProxyRedirects gate did until 1.24 (a teaching switch)")
 	flag.IntVar(&opts.MaxStreamingSessions, "max-streaming-sessions", apiserver.DefaultMaxStreamingSessions, "exec, attach and port-forward sessions proxied at once; past it, 429")
 	flag.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (the live view at /ui/ has them either way)")

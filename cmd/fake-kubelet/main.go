@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"k8s.io/client-go/kubernetes"
@@ -45,6 +46,8 @@ func run(args []string) error {
 	redirect := fs.Bool("redirect-container-streaming", false, "answer exec, attach and port-forward with a redirect to the runtime's streaming URL, as kubelets before 1.20 could (a teaching switch)")
 	configFile := fs.String("config", "", "kubelet configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1); read: crashLoopBackOff.maxContainerRestartPeriod")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
+	gates := kubelet.NewFeatureGate()
+	fs.Var(gatesFlag{gates}, "feature-gates", "feature gates, Name=true|false,...: "+strings.Join(gates.KnownFeatures(), "; "))
 	var injected faults.Set
 	fs.Var(&injected, "fault", "inject a fault into the exec, attach and port-forward sessions served: "+faults.Syntax)
 	if err := fs.Parse(args); err != nil {
@@ -78,6 +81,7 @@ func run(args []string) error {
 		Faults:               injected,
 		// A teaching switch (docs/labs).
 		RedirectContainerStreaming: *redirect,
+		FeatureGates:               gates,
 	}
 	if err := kubelet.LoadConfigFile(*configFile, &cfg); err != nil {
 		return err
@@ -93,4 +97,15 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return k.Run(ctx, ln)
+}
+
+// gatesFlag is the kubelet's gates as a flag.Value whose zero value, which
+// flag's usage prints the default of, has a String.
+type gatesFlag struct{ kubelet.FeatureGates }
+
+func (f gatesFlag) String() string {
+	if f.FeatureGates == nil {
+		return ""
+	}
+	return f.FeatureGates.String()
 }

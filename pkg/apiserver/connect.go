@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	translator "k8s.io/apiserver/pkg/util/proxy"
+	proxymetrics "k8s.io/apiserver/pkg/util/proxy/metrics"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/execlab/execlab/internal/httpserver"
@@ -29,10 +31,12 @@ import (
 // the query parsed into the option type, the pod and container checked,
 // the kubelet URL built with the kubelet's own query, and the upgrade
 // proxied by UpgradeAwareHandler, which answers a request that is no
-// upgrade with 400 "Upgrade request required". In translate mode a
-// WebSocket v5 exec or attach is translated by pkg/streamtranslator
-// (WebSocket to the client, SPDY to the kubelet) and a WebSocket
-// port-forward by the TunnelingHandler (SPDY tunnelled in WebSocket).
+// upgrade with 400 "Upgrade request required". Where the session is
+// translated (translate mode, or per-node mode towards a node that does
+// not declare ExtendWebSocketsToKubelet) a WebSocket v5 exec or attach is
+// translated by pkg/streamtranslator (WebSocket to the client, SPDY to the
+// kubelet) and a WebSocket port-forward by the TunnelingHandler (SPDY
+// tunnelled in WebSocket).
 
 // serveConnect serves one of exec, attach and portforward, to a GET (a
 // WebSocket upgrade) or a POST (SPDY).
@@ -69,17 +73,18 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 	case *corev1.PodAttachOptions:
 		container = o.Container
 	}
-	loc, err := s.streamLocation(r.Context(), sub, ns, name, container, opts)
+	loc, node, err := s.streamLocation(r.Context(), sub, ns, name, container, opts)
 	if err != nil {
 		registry.WriteError(w, r, err)
 		return
 	}
+	translate := s.translates(r.Context(), sub, node)
 	if err := s.sessions.Enter(); err != nil {
 		registry.WriteError(w, r, err)
 		return
 	}
 	defer s.sessions.Leave()
-	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts) })
+	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts, translate) })
 	faults.Wrap(faults.APIServer, s.opts.Faults, sub, session, registry.WriteError).ServeHTTP(w, r)
 }
 
@@ -87,7 +92,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 // it: the live view lists it while it runs, with the bytes through this hop
 // as they move, the span records the upgrade and the translation, and the
 // forwarded request carries the trace to the kubelet.
-func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string, loc *url.URL, opts runtime.Object) {
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string, loc *url.URL, opts runtime.Object, translate bool) {
 	ctx := r.Context()
 	span := trace.SpanFromContext(ctx)
 	live := &tracing.Live{TraceID: span.SpanContext().TraceID().String(), Kind: sub, Start: time.Now()}
@@ -104,7 +109,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sub string
 	s.traces.Begin(live)
 	defer live.End()
 
-	handler, translation := s.streamHandler(r, loc, opts, errorResponder{w, r})
+	handler, translation := s.streamHandler(r, loc, opts, translate, errorResponder{w, r})
 	answeredBy := tracing.HopKubelet
 	if translation != "" {
 		answeredBy = tracing.HopAPIServer
@@ -140,25 +145,26 @@ func sessionTarget(loc *url.URL) (ns, pod, container string) {
 }
 
 // streamLocation is the kubelet URL of the stream:
-// /exec/{ns}/{pod}/{container}, /attach/... or /portForward/{ns}/{pod}.
-func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container string, opts runtime.Object) (*url.URL, error) {
+// /exec/{ns}/{pod}/{container}, /attach/... or /portForward/{ns}/{pod},
+// and the pod's node.
+func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container string, opts runtime.Object) (*url.URL, string, error) {
 	loc, pod, container, err := s.podLocation(ns, name, container, sub != "portforward")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	span := trace.SpanFromContext(ctx)
 	span.AddEvent(tracing.PhasePodFound, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName)))
 	if loc == nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
+		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
 	}
 	// The kubelet would answer a 500 "container not found" for a pod
 	// whose containers have all ended; say what is wrong, in kubectl's
 	// words for it.
 	if phase := pod.Status.Phase; phase == corev1.PodSucceeded || phase == corev1.PodFailed {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", connectVerbs[sub], phase))
+		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", connectVerbs[sub], phase))
 	}
 	if o, ok := opts.(*corev1.PodExecOptions); ok && len(o.Command) == 0 {
-		return nil, apierrors.NewBadRequest("you must specify at least 1 command")
+		return nil, "", apierrors.NewBadRequest("you must specify at least 1 command")
 	}
 	if sub == "portforward" {
 		loc.Path = fmt.Sprintf("/portForward/%s/%s", pod.Namespace, pod.Name)
@@ -167,24 +173,62 @@ func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container st
 	}
 	loc.RawQuery = streamParams(opts).Encode()
 	span.AddEvent(tracing.PhaseNodeChosen, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName), tracing.AttrURL.String(loc.String())))
-	return loc, nil
+	return loc, pod.Spec.NodeName, nil
 }
 
 // connectVerbs name what each subresource does, for messages.
 var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to", "portforward": "port-forward to"}
 
+// translates says whether this session's WebSockets are translated (or
+// tunnelled) here rather than passed through to the kubelet of node, by the
+// streaming mode and, per node, by what the node declares; and counts the
+// choice for every session, as kube-apiserver 1.36 does in ExecREST,
+// AttachREST and PortForwardREST's Connect
+// (pkg/registry/core/pod/rest/subresources.go), in upstream's
+// apiserver_websocket_streaming_requests_total. Passthrough mode is
+// kube-apiserver before 1.30, which counted nothing.
+func (s *Server) translates(ctx context.Context, sub, node string) bool {
+	var translate bool
+	switch s.opts.StreamingMode {
+	case StreamingPassthrough:
+		return false
+	case StreamingTranslate:
+		translate = true
+	case StreamingPerNode:
+		translate = !s.nodeDeclares(node, extendWebSocketsToKubelet)
+	}
+	proxyType := "proxied_to_kubelet"
+	if translate {
+		proxyType = "translated_at_apiserver"
+	}
+	proxymetrics.IncWebSocketStreamingRequest(ctx, sub, proxyType)
+	return translate
+}
+
+// nodeDeclares says whether node's status.declaredFeatures has feature.
+// A node that cannot be read declares nothing (upstream's
+// GetConnectionInfo fails the request instead; the node was read a moment
+// ago to find its kubelet).
+func (s *Server) nodeDeclares(node, feature string) bool {
+	obj, err := s.store.Get(registry.Nodes, "", node)
+	if err != nil {
+		return false
+	}
+	return slices.Contains(obj.(*corev1.Node).Status.DeclaredFeatures, feature)
+}
+
 // streamHandler is the handler that proxies the stream to loc, and, when
-// it translates, what it translates. In translate mode it chooses as
+// it translates, what it translates. When it translates it chooses as
 // upstream's TranslatingHandler does: a WebSocket v5 exec or attach goes to
 // pkg/streamtranslator (upstream's StreamTranslatorHandler, which reports a
 // session cut mid-way as a success), a WebSocket port-forward (SPDY tunnelled)
 // to the TunnelingHandler, anything else to UpgradeAwareHandler.
-func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Object, responder errorResponder) (http.Handler, string) {
+func (s *Server) streamHandler(r *http.Request, loc *url.URL, opts runtime.Object, translate bool, responder errorResponder) (http.Handler, string) {
 	var upgrade http.Handler = proxy.NewUpgradeAwareHandler(loc, s.kubelet.transport, false, true, proxy.NewErrorResponder(responder))
 	if s.opts.StreamingProxyRedirects {
 		upgrade = &redirectFollower{location: loc, transport: s.kubelet.transport, responder: responder}
 	}
-	if s.opts.StreamingMode != StreamingTranslate {
+	if !translate {
 		return upgrade, ""
 	}
 	var streams streamtranslator.Options

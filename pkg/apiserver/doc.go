@@ -17,8 +17,9 @@
 // (podlocation.go): the pod, its container, its node's kubelet address and
 // the kubelet's path and query, /exec/NS/POD/CONTAINER?command=sh&input=1.
 // Within the session limit, the request is proxied there with
-// UpgradeAwareHandler, or, for WebSocket v5 in translate mode, served by
-// pkg/streamtranslator, which speaks SPDY to the kubelet.
+// UpgradeAwareHandler, or, for WebSocket v5 in translate mode (or in
+// per-node mode, to a node that does not declare ExtendWebSocketsToKubelet),
+// served by pkg/streamtranslator, which speaks SPDY to the kubelet.
 //
 // # Files
 //
@@ -34,8 +35,8 @@
 //	                 (pkg/registry/authorization/selfsubjectaccessreview/rest.go)
 //	security.go      certificates, authenticator, authorizer, kubelet transport
 //	tls.go           serving and kubelet-client TLS configurations
-//	routes.go        health, pprof, and the API by RequestInfo
-//	connect.go       exec, attach, portforward: proxy or translate
+//	routes.go        health, metrics, pprof, and the API by RequestInfo
+//	connect.go       exec, attach, portforward: proxy or translate, per mode or per node
 //	                 (pkg/registry/core/pod/rest/subresources.go)
 //	podlocation.go   pod → node → kubelet URL and the stream's path
 //	                 (pkg/registry/core/pod/strategy.go ExecLocation and

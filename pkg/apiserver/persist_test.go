@@ -118,7 +118,7 @@ func TestListenAndServe(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("ListenAndServe: %v", err)
 	}
-	if _, err := New(Options{StreamingMode: "sideways"}); err == nil || err.Error() != `unknown streaming mode "sideways": want "translate" or "passthrough"` {
+	if _, err := New(Options{StreamingMode: "sideways"}); err == nil || err.Error() != `unknown streaming mode "sideways": want "translate", "passthrough" or "per-node"` {
 		t.Errorf("bad mode: %v", err)
 	}
 }

@@ -7,22 +7,27 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server/healthz"
+	proxymetrics "k8s.io/apiserver/pkg/util/proxy/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
 
 	"github.com/execlab/execlab/internal/httpserver"
 	"github.com/execlab/execlab/pkg/apiserver/registry"
-
 	"github.com/execlab/execlab/pkg/tracing"
 )
 
-// routes is the server's mux: health, profiling, the live view of sessions
-// (pkg/tracing), and the API. The health
-// handlers are upstream's (k8s.io/apiserver/pkg/server/healthz), with the
-// ping check alone, as kube-apiserver installs them.
+// routes is the server's mux: health, metrics, profiling, the live view of
+// sessions (pkg/tracing), and the API. The health handlers are upstream's
+// (k8s.io/apiserver/pkg/server/healthz), with the ping check alone, as
+// kube-apiserver installs them; /metrics is upstream's registry
+// (component-base's legacyregistry) with the streaming metrics this server
+// counts (k8s.io/apiserver/pkg/util/proxy/metrics).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	healthz.InstallHandler(mux)
 	healthz.InstallLivezHandler(mux)
 	healthz.InstallReadyzHandler(mux)
+	proxymetrics.Register()
+	mux.Handle("/metrics", legacyregistry.Handler())
 	mux.Handle(httpserver.PprofPath, httpserver.Pprof())
 	mux.Handle(tracing.UIPath, s.traces.UI())
 	mux.HandleFunc("/", s.serveAPI)

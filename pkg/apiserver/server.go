@@ -35,9 +35,17 @@ const (
 	StreamingTranslate StreamingMode = "translate"
 	// StreamingPassthrough proxies WebSocket upgrades to the kubelet
 	// unchanged, as kube-apiserver 1.36 does for nodes that declare
-	// ExtendWebSocketsToKubelet.
+	// ExtendWebSocketsToKubelet, and kube-apiserver before 1.30 for all.
 	StreamingPassthrough StreamingMode = "passthrough"
+	// StreamingPerNode chooses per node, as kube-apiserver 1.36 and later
+	// do: passthrough to a node whose status.declaredFeatures has
+	// ExtendWebSocketsToKubelet, translate otherwise.
+	StreamingPerNode StreamingMode = "per-node"
 )
+
+// extendWebSocketsToKubelet is the feature a node declares when its
+// kubelet serves WebSocket sessions itself (pkg/kubelet's gate of the name).
+const extendWebSocketsToKubelet = "ExtendWebSocketsToKubelet"
 
 // Options configure a Server.
 type Options struct {
@@ -145,9 +153,9 @@ func New(opts Options) (*Server, error) {
 	switch opts.StreamingMode {
 	case "":
 		opts.StreamingMode = StreamingTranslate
-	case StreamingTranslate, StreamingPassthrough:
+	case StreamingTranslate, StreamingPassthrough, StreamingPerNode:
 	default:
-		return nil, fmt.Errorf("unknown streaming mode %q: want %q or %q", opts.StreamingMode, StreamingTranslate, StreamingPassthrough)
+		return nil, fmt.Errorf("unknown streaming mode %q: want %q, %q or %q", opts.StreamingMode, StreamingTranslate, StreamingPassthrough, StreamingPerNode)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -14,7 +14,7 @@ import (
 
 // Usage is cmd/execlab's.
 const Usage = `usage: execlab COMMAND
-  up [--runtime fake|containerd] [--streaming-mode translate|passthrough]
+  up [--runtime fake|containerd] [--streaming-mode translate|passthrough|per-node]
      [--redirect-container-streaming] [--streaming-proxy-redirects]
                 start the stack (or what of it has stopped), with the demo pod
   down          stop it
@@ -48,7 +48,7 @@ func Main(ctx context.Context, root string, args []string, stdout, stderr io.Wri
 	var up UpOptions
 	if args[0] == "up" {
 		fs.StringVar(&up.Runtime, "runtime", FakeRuntime, "the pods' CRI runtime: fake (fake-cri) or containerd (scripts/containerd.sh)")
-		fs.StringVar((*string)(&up.StreamingMode), "streaming-mode", string(apiserver.StreamingTranslate), "the apiserver's: translate WebSocket to SPDY for the kubelet, or passthrough")
+		fs.StringVar((*string)(&up.StreamingMode), "streaming-mode", string(apiserver.StreamingTranslate), "the apiserver's: translate WebSocket to SPDY for the kubelet, passthrough, or per-node (passthrough to a node that declares ExtendWebSocketsToKubelet, as kube-apiserver 1.36+)")
 		fs.BoolVar(&up.RedirectContainerStreaming, "redirect-container-streaming", false, "the kubelet redirects streams to the runtime instead of proxying them (removed in Kubernetes 1.20)")
 		fs.BoolVar(&up.StreamingProxyRedirects, "streaming-proxy-redirects", false, "the apiserver follows such redirects (the StreamingProxyRedirects gate, removed in 1.24)")
 	}

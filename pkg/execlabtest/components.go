@@ -190,6 +190,8 @@ type kubeletSpec struct {
 	faults          faults.Set
 	// redirect is --redirect-container-streaming.
 	redirect bool
+	// featureGates is --feature-gates ("Name=bool,..."); empty: the defaults.
+	featureGates string
 }
 
 func (c kubeletSpec) binary() string { return "fake-kubelet" }
@@ -212,6 +214,9 @@ func (c kubeletSpec) args() []string {
 	if c.redirect {
 		args = append(args, "--redirect-container-streaming")
 	}
+	if c.featureGates != "" {
+		args = append(args, "--feature-gates", c.featureGates)
+	}
 	return append(args, sessionLimitArgs(c.maxSessions)...)
 }
 
@@ -228,6 +233,10 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	gates := kubelet.NewFeatureGate()
+	if err := gates.Set(c.featureGates); err != nil {
+		return err
+	}
 	k, err := kubelet.New(kubelet.Config{
 		NodeName:             c.node,
 		Client:               client,
@@ -241,6 +250,7 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		Faults:               c.faults,
 		// A teaching switch.
 		RedirectContainerStreaming: c.redirect,
+		FeatureGates:               gates,
 	})
 	if err != nil {
 		return err

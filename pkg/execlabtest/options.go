@@ -9,6 +9,7 @@ import (
 
 	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/faults"
+	"github.com/execlab/execlab/pkg/kubelet"
 )
 
 // Options say what to start. The zero value but StateDir is a one-node
@@ -37,6 +38,10 @@ type Options struct {
 	// since Kubernetes 1.20 and 1.24, kept for teaching (docs/labs).
 	RedirectContainerStreaming bool
 	StreamingProxyRedirects    bool
+	// KubeletFeatureGates are, by node name, its kubelet's --feature-gates
+	// ("Name=bool,..."), such as "ExtendWebSocketsToKubelet=false" for a
+	// node that does not declare it (see apiserver.StreamingPerNode).
+	KubeletFeatureGates map[string]string
 	// Insecure serves plain HTTP with no authentication or authorization
 	// anywhere, as the packages do without certificates. In this process
 	// only: fake-apiserver always serves HTTPS.
@@ -132,6 +137,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("execlabtest: Insecure runs in this process only: fake-apiserver always serves HTTPS")
 	case o.Detach && o.BinDir == "":
 		return o, errors.New("execlabtest: Detach needs BinDir: only processes outlive the caller")
+	}
+	for node, gates := range o.KubeletFeatureGates {
+		if !slices.Contains(o.Nodes, node) {
+			return o, fmt.Errorf("execlabtest: feature gates for node %q, which the stack does not have", node)
+		}
+		if err := kubelet.NewFeatureGate().Set(gates); err != nil {
+			return o, fmt.Errorf("execlabtest: feature gates of node %s: %w", node, err)
+		}
 	}
 	for _, f := range o.Faults {
 		switch {

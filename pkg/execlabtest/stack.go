@@ -242,6 +242,7 @@ func (s *Stack) startNode(ctx context.Context, name string) error {
 		tracingEndpoint: s.tracingReceiver,
 		faults:          s.opts.faultsAt(name, faults.Kubelet),
 		redirect:        s.opts.RedirectContainerStreaming,
+		featureGates:    s.opts.KubeletFeatureGates[name],
 	}
 	n.Kubelet = s.newComponent(kubeletName, spec, port, ln)
 	n.Kubelet.URL = s.baseURL(port)

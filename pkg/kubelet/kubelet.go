@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/component-base/featuregate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/execlab/execlab/pkg/faults"
@@ -80,6 +81,10 @@ type Config struct {
 	// RedirectContainerStreaming redirects streams instead of proxying
 	// them (server.Options.RedirectContainerStreaming).
 	RedirectContainerStreaming bool
+	// FeatureGates are the kubelet's (--feature-gates); nil is
+	// NewFeatureGate's defaults. The node declares those it serves
+	// (features.go).
+	FeatureGates featuregate.FeatureGate
 }
 
 // Kubelet runs the pods bound to one node on a CRI runtime and serves the
@@ -130,6 +135,9 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	if err := cfg.Faults.Check(faults.Kubelet); err != nil {
 		return nil, fmt.Errorf("kubelet: %w", err)
+	}
+	if cfg.FeatureGates == nil {
+		cfg.FeatureGates = NewFeatureGate()
 	}
 	setDefault(&cfg.NodeIP, "127.0.0.1")
 	setDefault(&cfg.ResolverConfig, "/etc/resolv.conf")

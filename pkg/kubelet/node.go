@@ -116,7 +116,8 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, port int) error {
 }
 
 // setNodeStatus fills in the status as pkg/kubelet/nodestatus/setters.go
-// does: addresses, daemon endpoint, machine info, capacity and conditions.
+// does: addresses, daemon endpoint, machine info, declared features,
+// capacity and conditions.
 func (k *Kubelet) setNodeStatus(node *v1.Node, port int, now time.Time) {
 	s := &node.Status
 	s.Addresses = []v1.NodeAddress{
@@ -125,6 +126,7 @@ func (k *Kubelet) setNodeStatus(node *v1.Node, port int, now time.Time) {
 	}
 	s.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
 	s.NodeInfo = k.nodeInfo()
+	s.DeclaredFeatures = declaredFeatures(k.cfg.FeatureGates)
 	s.Capacity = v1.ResourceList{
 		v1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
 		v1.ResourceMemory: *resource.NewQuantity(k.memoryCapacity, resource.BinarySI),

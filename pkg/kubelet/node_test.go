@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func TestNodeAdopted(t *testing.T) {
 }
 
 func TestSetNodeStatusKeepsTransitionTime(t *testing.T) {
-	k := &Kubelet{cfg: Config{NodeName: "n"}, nodeIP: "127.0.0.1"}
+	k := &Kubelet{cfg: Config{NodeName: "n", FeatureGates: NewFeatureGate()}, nodeIP: "127.0.0.1"}
 	node := &v1.Node{}
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	k.setNodeStatus(node, 10250, t0)
@@ -124,5 +125,26 @@ func TestSetNodeStatusKeepsTransitionTime(t *testing.T) {
 	}
 	if len(node.Status.Conditions) != 4 {
 		t.Errorf("%d conditions, want 4", len(node.Status.Conditions))
+	}
+}
+
+// TestDeclaredFeatures: the node declares ExtendWebSocketsToKubelet, on by
+// default as upstream's gate since 1.36, and nothing once it is turned off.
+func TestDeclaredFeatures(t *testing.T) {
+	for gates, want := range map[string][]string{
+		"":                                {"ExtendWebSocketsToKubelet"},
+		"ExtendWebSocketsToKubelet=true":  {"ExtendWebSocketsToKubelet"},
+		"ExtendWebSocketsToKubelet=false": nil,
+	} {
+		g := NewFeatureGate()
+		if err := g.Set(gates); err != nil {
+			t.Fatal(err)
+		}
+		k := &Kubelet{cfg: Config{NodeName: "n", FeatureGates: g}, nodeIP: "127.0.0.1"}
+		node := &v1.Node{}
+		k.setNodeStatus(node, 10250, time.Now())
+		if !slices.Equal(node.Status.DeclaredFeatures, want) {
+			t.Errorf("--feature-gates %q: declared %q, want %q", gates, node.Status.DeclaredFeatures, want)
+		}
 	}
 }
