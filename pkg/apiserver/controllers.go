@@ -43,7 +43,7 @@ func (s *Server) runControllers(ctx context.Context) {
 
 // finalizeNamespaces is the namespace controller: it deletes the pods of
 // terminating namespaces, as DELETE with default options would, and
-// removes a namespace once nothing is left in it.
+// removes a namespace once no pod is left in it, with its events.
 func (s *Server) finalizeNamespaces() {
 	terminating, _ := s.store.List(registry.Namespaces, "", func(o registry.Object) bool { return o.GetDeletionTimestamp() != nil })
 	for _, ns := range terminating {
@@ -57,6 +57,12 @@ func (s *Server) finalizeNamespaces() {
 		}
 		if len(pods) > 0 {
 			continue
+		}
+		events, _ := s.store.List(registry.Events, ns.GetName(), nil)
+		for _, ev := range events {
+			if _, err := s.store.Remove(registry.Events, ev.GetNamespace(), ev.GetName(), nil); err != nil && !apierrors.IsNotFound(err) {
+				s.log.Warn("remove event of terminated namespace", "namespace", ns.GetName(), "event", ev.GetName(), "err", err)
+			}
 		}
 		if _, err := s.store.Remove(registry.Namespaces, "", ns.GetName(), nil); err != nil && !apierrors.IsNotFound(err) {
 			s.log.Warn("remove terminated namespace", "namespace", ns.GetName(), "err", err)

@@ -57,13 +57,17 @@ func TestDiscovery(t *testing.T) {
 		got[r.Name] = r
 		names = append(names, r.Name)
 	}
-	want := "bindings namespaces namespaces/status nodes nodes/status pods pods/attach pods/binding pods/exec pods/log pods/portforward pods/status"
+	want := "bindings events namespaces namespaces/status nodes nodes/status pods pods/attach pods/binding pods/exec pods/log pods/portforward pods/status"
 	if strings.Join(names, " ") != want {
 		t.Errorf("resources %v, want %s", names, want)
 	}
 	if p := got["pods"]; p.Kind != "Pod" || !p.Namespaced || p.SingularName != "pod" || strings.Join(p.ShortNames, ",") != "po" ||
 		strings.Join(p.Verbs, ",") != "create,delete,deletecollection,get,list,patch,update,watch" || p.StorageVersionHash != "xPOwRZ+Yhw8=" {
 		t.Errorf("pods %+v", p)
+	}
+	// kube-apiserver's events: the same hash, as it is of the group, version and kind.
+	if e := got["events"]; e.Kind != "Event" || !e.Namespaced || strings.Join(e.ShortNames, ",") != "ev" || e.StorageVersionHash != "r2yiGXH7wu8=" {
+		t.Errorf("events %+v", e)
 	}
 	if n := got["nodes"]; n.Namespaced || strings.Join(n.ShortNames, ",") != "no" {
 		t.Errorf("nodes %+v", n)

@@ -52,7 +52,7 @@ var bootstrapRules = []Rule{
 	{Groups: []string{user.AllAuthenticated}, Verbs: []string{"create"},
 		APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}},
 	{Groups: []string{user.NodesGroup}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-		APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status"}},
+		APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status", "events"}},
 }
 
 // LoadPolicy reads a policy file (YAML or JSON).

@@ -33,6 +33,7 @@
 //	statusmanager.go  writing it to the apiserver, retrying on conflict
 //	reasoncache.go    why a container is waiting, kept between syncs
 //	node.go           node registration and the node status heartbeat
+//	events.go         the events of the kubelet's work, which kubectl describe pod lists
 //	features.go       the feature gates (--feature-gates) and the features the node declares
 //
 // Talking to the runtime:

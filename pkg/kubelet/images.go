@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -36,20 +37,35 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container,
 	present := image != nil && image.Id != ""
 	if !shouldPullImage(pullPolicy(c), present) {
 		if present {
+			k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventPulled, "Container image %q already present on machine", c.Image)
 			return image.Id, "", nil
 		}
-		return "", fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image), errImageNeverPull
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		k.containerEvent(pod, c.Name, v1.EventTypeWarning, "ErrImageNeverPull", "%s", msg)
+		return "", msg, errImageNeverPull
 	}
 	key := string(pod.UID) + "_" + c.Image
 	if k.imageBackOff.IsInBackOffSinceUpdate(key, k.imageBackOff.Clock.Now()) {
-		return "", fmt.Sprintf("Back-off pulling image %q", c.Image), errImagePullBackOff
+		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventBackOff, "%s", msg)
+		return "", msg, errImagePullBackOff
 	}
+	k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
+	start := time.Now()
 	ref, err := k.runtime.PullImage(ctx, spec, sandboxConfig)
 	if err != nil {
 		k.imageBackOff.Next(key, k.imageBackOff.Clock.Now())
+		k.containerEvent(pod, c.Name, v1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
 		// Upstream evalCRIPullErr reports the runtime's error as it is.
 		return "", err.Error(), errImagePull
 	}
+	// Upstream asks the size of what it pulled (GetImageSize) for the event.
+	var size uint64
+	if pulled, err := k.runtime.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: ref}); err == nil {
+		size = pulled.GetSize()
+	}
+	took := time.Since(start).Truncate(time.Millisecond)
+	k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventPulled, "Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", c.Image, took, took, size)
 	return ref, "", nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/component-base/featuregate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -102,6 +103,9 @@ type Kubelet struct {
 	hostDNS        *runtimeapi.DNSConfig
 	memoryCapacity int64
 	pods           cache.Indexer
+
+	// recorder sends events (events.go); set in Run.
+	recorder record.EventRecorder
 
 	crashBackOff *flowcontrol.Backoff
 	imageBackOff *flowcontrol.Backoff
@@ -227,6 +231,8 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopEvents := k.startEvents(ctx)
+	defer stopEvents()
 	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
 		Faults: k.cfg.Faults, RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
 	serveErr := make(chan error, 1)

@@ -171,6 +171,7 @@ func (k *Kubelet) nextAttempt(pod *v1.Pod, c *v1.Container, sandboxID string, at
 	if k.crashBackOff.IsInBackOffSince(key, finishedAt) {
 		k.reasons.set(pod.UID, c.Name, errCrashLoopBackOff.Error(),
 			fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", k.crashBackOff.Get(key), c.Name, formatPod(pod)))
+		k.containerEvent(pod, c.Name, v1.EventTypeWarning, eventBackOff, "Back-off restarting failed container %s in pod %s", c.Name, formatPod(pod))
 		return 0, false
 	}
 	k.crashBackOff.Next(key, finishedAt)
@@ -182,6 +183,7 @@ func (k *Kubelet) nextAttempt(pod *v1.Pod, c *v1.Container, sandboxID string, at
 func (k *Kubelet) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, sandboxID string, sandboxConfig *runtimeapi.PodSandboxConfig, restartCount int) {
 	fail := func(reason error, msg string) {
 		k.reasons.set(pod.UID, c.Name, reason.Error(), msg)
+		k.containerEvent(pod, c.Name, v1.EventTypeWarning, eventFailed, "Error: %s", reason)
 		k.log.Warn("container did not start", logAttrs(pod), "container", c.Name, "reason", reason.Error(), "message", msg)
 	}
 	imageRef, msg, err := k.ensureImage(ctx, pod, c, sandboxConfig)
@@ -199,10 +201,12 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		fail(errCreateContainer, status.Convert(err).Message())
 		return
 	}
+	k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventCreated, "Created container: %s", c.Name)
 	if err := k.runtime.StartContainer(ctx, id); err != nil {
 		fail(errRunContainer, status.Convert(err).Message())
 		return
 	}
+	k.containerEvent(pod, c.Name, v1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
 	k.reasons.clear(pod.UID, c.Name)
 	k.log.Info("started container", logAttrs(pod), "container", c.Name, "id", id, "restartCount", restartCount)
 }

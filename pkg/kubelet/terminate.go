@@ -105,6 +105,9 @@ func (k *Kubelet) stopContainers(ctx context.Context, pod *v1.Pod, rt *podRuntim
 			continue
 		}
 		grace := gracePeriod(pod, c.Annotations)
+		if pod != nil {
+			k.containerEvent(pod, c.GetMetadata().GetName(), v1.EventTypeNormal, eventKilling, "Stopping container %s", c.GetMetadata().GetName())
+		}
 		wg.Go(func() {
 			if err := k.runtime.StopContainer(ctx, c.Id, grace); err != nil {
 				mu.Lock()

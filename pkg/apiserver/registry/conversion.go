@@ -138,6 +138,9 @@ func addFieldLabelConversions(s *runtime.Scheme) error {
 			"status.podIP", "status.podIPs", "status.nominatedNodeName"},
 		"Node":      {"metadata.name", "spec.unschedulable"},
 		"Namespace": {"status.phase", "metadata.name"},
+		"Event": {"metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.namespace",
+			"involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+			"involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"},
 	}
 	for kind, labels := range supported {
 		known := map[string]bool{}

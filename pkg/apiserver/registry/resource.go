@@ -35,8 +35,9 @@ var (
 	Pods       = newPodResource()
 	Nodes      = newNodeResource()
 	Namespaces = newNamespaceResource()
+	Events     = newEventResource()
 	// Resources are all of them, in the order the snapshot file lists them.
-	Resources = []*Resource{Namespaces, Nodes, Pods}
+	Resources = []*Resource{Namespaces, Nodes, Pods, Events}
 )
 
 // Lookup returns the resource of that plural name, or nil.
