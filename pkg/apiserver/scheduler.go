@@ -59,6 +59,27 @@ func (s *Server) schedulePending() {
 		}
 		load[node]++
 		s.log.Info("scheduled pod", "namespace", pod.Namespace, "pod", pod.Name, "node", node)
+		s.recordScheduled(pod, node)
+	}
+}
+
+// recordScheduled is kube-scheduler's "Scheduled" event of pod, as its
+// events.k8s.io/v1 recorder writes it (a reporting controller, an event
+// time and no count), which kubectl describe pod lists first.
+func (s *Server) recordScheduled(pod *corev1.Pod, node string) {
+	now := time.Now()
+	ev := &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
+		InvolvedObject:      corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Reason:              "Scheduled",
+		Message:             fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node),
+		Type:                corev1.EventTypeNormal,
+		EventTime:           metav1.NewMicroTime(now),
+		Action:              "Binding",
+		ReportingController: corev1.DefaultSchedulerName,
+	}
+	if _, err := s.store.Create(registry.Events, pod.Namespace, ev); err != nil {
+		s.log.Warn("record the Scheduled event", "namespace", pod.Namespace, "pod", pod.Name, "err", err)
 	}
 }
 

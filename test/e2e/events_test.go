@@ -12,16 +12,17 @@ import (
 	"github.com/execlab/execlab/pkg/execlabtest"
 )
 
-// TestPodEvents: the kubelet reports its work on a pod as events that real
-// kubectl shows, as on a real node: `kubectl describe pod` lists the image
-// (pulled, or already present), the container created and started, from
-// "kubelet"; once the pod is deleted, `kubectl get events` selected by the
+// TestPodEvents: the scheduler and the kubelet report their work on a pod
+// as events that real kubectl shows, as on a real cluster: `kubectl
+// describe pod` lists the pod scheduled, then, from "kubelet", the image
+// (pulled, or already present) and the container created and started; once the pod is deleted, `kubectl get events` selected by the
 // involved object shows it stopped.
 func TestPodEvents(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, execlabtest.Options{})
 	image := `(Normal +Pulling +\S+ +kubelet +Pulling image "busybox"\n +Normal +Pulled +\S+ +kubelet +Successfully pulled image "busybox" in \S+ \(\S+ including waiting\)\. Image size: \d+ bytes\.|Normal +Pulled +\S+ +kubelet +Container image "busybox" already present on machine)`
-	described := regexp.MustCompile(`(?m)^Events:\n +Type +Reason +Age +From +Message\n +[- ]+\n +` + image +
+	described := regexp.MustCompile(`(?m)^Events:\n +Type +Reason +Age +From +Message\n +[- ]+\n +` +
+		`Normal +Scheduled +\S+ +default-scheduler +Successfully assigned default/demo to node-1\n +` + image +
 		`\n +Normal +Created +\S+ +kubelet +Created container: main\n +Normal +Started +\S+ +kubelet +Started container main\n\z`)
 	var out string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
