@@ -78,12 +78,12 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		registry.WriteError(w, r, err)
 		return
 	}
-	translate := s.translates(r.Context(), sub, node)
 	if err := s.sessions.Enter(); err != nil {
 		registry.WriteError(w, r, err)
 		return
 	}
 	defer s.sessions.Leave()
+	translate := s.translates(r.Context(), sub, node)
 	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts, translate) })
 	faults.Wrap(faults.APIServer, s.opts.Faults, sub, session, registry.WriteError).ServeHTTP(w, r)
 }

@@ -24,6 +24,9 @@ var (
 	errCrashLoopBackOff      = errors.New("CrashLoopBackOff")
 )
 
+// imageReasons are those of the image manager.
+var imageReasons = []error{errImagePullBackOff, errImageInspect, errImagePull, errImageNeverPull}
+
 // ensureImage makes the container's image present according to its pull
 // policy and returns the runtime's reference to it, as upstream
 // pkg/kubelet/images/image_manager.go EnsureImageExists. On failure it

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -183,7 +184,14 @@ func (k *Kubelet) nextAttempt(pod *v1.Pod, c *v1.Container, sandboxID string, at
 func (k *Kubelet) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, sandboxID string, sandboxConfig *runtimeapi.PodSandboxConfig, restartCount int) {
 	fail := func(reason error, msg string) {
 		k.reasons.set(pod.UID, c.Name, reason.Error(), msg)
-		k.containerEvent(pod, c.Name, v1.EventTypeWarning, eventFailed, "Error: %s", reason)
+		// Upstream's event gives the runtime's message, or for an image the
+		// reason alone: the image manager's error is ErrImagePull and the like
+		// (kuberuntime_container.go startContainer).
+		detail := msg
+		if slices.Contains(imageReasons, reason) {
+			detail = reason.Error()
+		}
+		k.containerEvent(pod, c.Name, v1.EventTypeWarning, eventFailed, "Error: %s", detail)
 		k.log.Warn("container did not start", logAttrs(pod), "container", c.Name, "reason", reason.Error(), "message", msg)
 	}
 	imageRef, msg, err := k.ensureImage(ctx, pod, c, sandboxConfig)

@@ -80,4 +80,16 @@ watch:
 	if len(messages[0]) != 0 {
 		t.Errorf("back-off before the first restart: %v", messages[0])
 	}
+	// The kubelet's BackOff events, one aggregated by client-go's record
+	// package (a count kept up with patches), as kubectl describe shows it.
+	events, err := s.Client().CoreV1().Events("default").List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.name=crash,reason=BackOff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("Back-off restarting failed container main in pod crash_default(%s)", pod.UID)
+	if len(events.Items) != 1 || events.Items[0].Message != want || events.Items[0].Type != corev1.EventTypeWarning ||
+		events.Items[0].Count < 2 || events.Items[0].InvolvedObject.FieldPath != "spec.containers{main}" {
+		t.Errorf("BackOff events %+v; want one Warning %q counted more than once", events.Items, want)
+	}
 }
