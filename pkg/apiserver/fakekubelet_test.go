@@ -123,7 +123,12 @@ func isV5WebSocket(r *http.Request) bool {
 }
 
 // serveV5Exec answers a passed-through WebSocket v5 exec as a kubelet that
-// speaks v5 does: the output on channel 1, success on channel 3, CLOSE.
+// speaks v5 does: the empty message that says the session is up (upstream's
+// createWebSocketStreams), then, once the command has run, the output on
+// channel 1, success on channel 3, CLOSE. The command's time matters:
+// kubectl up to 1.33 drops what comes before it has made its streams
+// (kubernetes#131203), which a loaded machine stretches to more than the
+// instant between two writes.
 func serveV5Exec(w http.ResponseWriter, r *http.Request) {
 	upgrader := websocket.Upgrader{Subprotocols: []string{"v5.channel.k8s.io"}}
 	conn, err := upgrader.Upgrade(w, r, nil)
@@ -131,6 +136,8 @@ func serveV5Exec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	conn.WriteMessage(websocket.BinaryMessage, []byte{1})
+	time.Sleep(100 * time.Millisecond)
 	out := fmt.Sprintf("websocket: %s\n", strings.Join(r.URL.Query()["command"], " "))
 	conn.WriteMessage(websocket.BinaryMessage, append([]byte{1}, out...))
 	conn.WriteMessage(websocket.BinaryMessage, append([]byte{3}, `{"metadata":{},"status":"Success"}`...))
