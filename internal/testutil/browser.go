@@ -111,3 +111,18 @@ func WaitText(t testing.TB, ctx context.Context, sel, want string) {
 	}
 	t.Fatalf("%s shows %q, want %q", sel, got, want)
 }
+
+// Click clicks the element sel once it is in the page, waiting up to 20 s.
+// It finds and clicks in one step in the page: a page that redraws (the
+// live view does, every second) replaces its nodes, so a node chromedp
+// found a moment before may be gone by the time it clicks it.
+func Click(t testing.TB, ctx context.Context, sel string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		clicked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+"`"+sel+"`"+`); if (!e) return false; e.click(); return true })()`))
+		if err == nil && clicked {
+			return
+		}
+	}
+	t.Fatalf("%s never showed to be clicked", sel)
+}

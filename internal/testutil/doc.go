@@ -2,7 +2,7 @@
 // so that each exists once:
 //
 //	browser.go      Browser: a headless Chromium to drive with chromedp; WaitText,
-//	                Artifact (kept under _artifacts/)
+//	                Click, Artifact (kept under _artifacts/)
 //	buffer.go       SyncBuffer: a bytes.Buffer a server's logger and a test can share
 //	goroutines.go   CheckGoroutines: fails a test that leaves goroutines running
 //	ports.go        FreePort: a free loopback port for a process the test starts

@@ -49,9 +49,7 @@ func TestUIInBrowser(t *testing.T) {
 	live.End()
 
 	testutil.WaitText(t, ctx, row+" td.state", "exit 7")
-	if err := chromedp.Do(ctx, chromedp.Click(row)); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Click(t, ctx, row)
 	testutil.WaitText(t, ctx, "#protocol", "v5.channel.k8s.io over websocket")
 	testutil.WaitText(t, ctx, "#bytes", "3.0 MiB / 3.0 MiB")
 	testutil.WaitText(t, ctx, "#exit-code", "exit 7")

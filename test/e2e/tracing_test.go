@@ -193,9 +193,7 @@ func TestLiveViewInBrowser(t *testing.T) {
 		t.Fatalf("the exec of cat ended before its stdin did: %+v", sess)
 	}
 	row := `#sessions tr[data-trace="` + sess.TraceID + `"]`
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(row), chromedp.Click(row)); err != nil {
-		t.Fatalf("the running exec never showed: %v", err)
-	}
+	testutil.Click(t, ctx, row)
 	testutil.WaitText(t, ctx, row+" td.state", "running")
 	if _, err := io.WriteString(stdinW, strings.Repeat("x", 3<<20)); err != nil {
 		t.Fatal(err)
