@@ -1,19 +1,18 @@
 package testutil
 
 import (
-	"net"
 	"testing"
+
+	"github.com/execlab/execlab/internal/ports"
 )
 
-// FreePort asks the kernel for a free loopback port, for a process the
-// test starts to listen on (which another could take first: rare on
-// loopback, and a clear start-up error).
+// FreePort is a free loopback port for a process the test starts to listen
+// on (internal/ports.Free: one no outgoing connection takes meanwhile).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := ports.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/execlab/execlab/internal/goroutines"
+	"github.com/execlab/execlab/internal/ports"
 	"github.com/execlab/execlab/internal/procs"
 	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/pki"
@@ -274,7 +275,7 @@ func (s *Stack) startRuntime(ctx context.Context, n *Node) error {
 	if s.opts.BinDir != "" {
 		// A process's goroutines are counted at its debug server.
 		var err error
-		if spec.debugPort, err = freePort(); err != nil {
+		if spec.debugPort, err = ports.Free(); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -330,8 +331,8 @@ func (s *Stack) nodeComponent(kind, node string) string {
 
 // reservePort is the port a component is to listen on: fixed, or a free
 // one. In this process the listener is taken at once and handed to the
-// component; a process gets the port only, which another could take first
-// (rare on loopback, and a clear start-up error).
+// component; a process gets the port only, one no outgoing connection
+// takes meanwhile (internal/ports).
 func (s *Stack) reservePort(fixed int) (net.Listener, int, error) {
 	if s.opts.BinDir == "" {
 		ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(fixed)))
@@ -343,18 +344,8 @@ func (s *Stack) reservePort(fixed int) (net.Listener, int, error) {
 	if fixed != 0 {
 		return nil, fixed, nil
 	}
-	port, err := freePort()
+	port, err := ports.Free()
 	return nil, port, err
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // baseURL is the URL of the apiserver or a kubelet listening on port.
