@@ -133,7 +133,8 @@ func TestConformanceKubectl(t *testing.T) {
 // exit code is 1, and the JUnit report counts the failures.
 func TestConformanceCommandFaulted(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, execlabtest.Options{Faults: []execlabtest.Fault{{
+	// The fault is fake-cri's: on the containerd run too, the stack is the fake's.
+	s := newStackOn(t, fakeRuntime, execlabtest.Options{Faults: []execlabtest.Fault{{
 		Hop: faults.Runtime, Fault: faults.MustParse("cri-error:code=Unavailable,message=runtime on fire")}}})
 	table, junit, code := runConformance(t, s.Kubeconfig, "--case", "exit-codes", "--case", "logs")
 	if code != 1 {
