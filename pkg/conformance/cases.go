@@ -70,6 +70,7 @@ var cases = []testCase{
 	{name: "stdin-eof", doc: "stdin's end reaches the command: `echo x | exec -i cat` ends (a half-close; v4 over WebSocket has none)", on: upgraded, timeout: time.Minute, run: stdinEOF},
 	{name: "binary", doc: "100 MiB of binary both ways at once, byte-exact (through head -c)", on: upgraded, timeout: 3 * time.Minute, run: binary},
 	{name: "tty", doc: "a terminal gets the client's initial size, then its resize", on: upgraded, timeout: time.Minute, run: tty},
+	{name: "tty-no-stdin", doc: "a terminal without stdin shows the command's output, written after a second", on: upgraded, timeout: time.Minute, run: ttyNoStdin},
 	{name: "attach", doc: "attach reaches the container's stdin and stdout, and ends when the server closes the session (the process exited)", on: upgraded, timeout: time.Minute, run: attach},
 	{name: "cancel", doc: "a client that gives up (its context ends) returns at once and closes the session", on: upgraded, timeout: time.Minute, run: cancelSession},
 	{name: "port-forward", doc: "1 MiB each way through a forwarded connection, which the client half-closes; the echo's close comes back", on: forwarded, timeout: time.Minute, run: portForwardEcho},

@@ -66,9 +66,9 @@ func TestSuite(t *testing.T) {
 			if na := outcomes(r, conformance.NotApplicable); !slices.Equal(na, notApplicable) {
 				t.Errorf("not applicable: %v, want %v", na, notApplicable)
 			}
-			// 12 cases in the 3 upgraded columns, 3 port-forward cases in 2,
+			// 13 cases in the 3 upgraded columns, 3 port-forward cases in 2,
 			// fallback in the 2 WebSocket ones, 3 over plain HTTP.
-			if got, want := len(r.Results), 12*3+3*2+2+3; got != want {
+			if got, want := len(r.Results), 13*3+3*2+2+3; got != want {
 				t.Errorf("%d results, want %d: every case in each of its columns", got, want)
 			}
 		})

@@ -167,6 +167,27 @@ func tty(ctx context.Context, e *env, p Protocol) error {
 	}
 }
 
+// ttyNoStdin runs a terminal without stdin, which clients other than
+// kubectl ask for (kubectl drops -t without -i: its StreamOptions.SetupTTY).
+// The command writes after a second, so that a runtime that closes the
+// terminal early fails every run, not by a race. containerd does over
+// WebSocket: the streaming server hands it the unrequested stdin channel
+// (cri-streaming's createWebSocketStreams), whose reads end at once
+// (wsstream's websocketChannel.Read), and containerd ends a terminal's
+// output when its stdin ends (internal/cri/io/exec_io.go Attach).
+func ttyNoStdin(ctx context.Context, e *env, p Protocol) error {
+	var out lockedBuffer
+	req := e.exec(p, []string{"sh", "-c", "sleep 1; echo out"}, nil, &out, nil)
+	req.TTY = true
+	if err := e.stream(ctx, req); err != nil {
+		return err
+	}
+	if got := out.String(); got != "out\r\n" {
+		return fmt.Errorf("terminal %q, want %q: the server ended the terminal's output before the command did", got, "out\r\n")
+	}
+	return nil
+}
+
 // typeUntil types line every 200 ms until the output holds want, for up
 // to 20 s, unless the session ends first; its end stays in done (which
 // has room for it) for the caller.

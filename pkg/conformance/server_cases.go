@@ -57,8 +57,11 @@ func badRequests(ctx context.Context, e *env, p Protocol) error {
 			return fmt.Errorf("%s: %v; want the %d Status's message, with %q", c.what, err, c.code, c.message)
 		}
 	}
+	// With stdin, which stays open: a terminal without one is tty-no-stdin's.
+	stdin, stdinEnd := io.Pipe()
+	defer stdinEnd.Close()
 	var stdout, stderr bytes.Buffer
-	req := e.exec(p, []string{"sh", "-c", "echo out; echo err >&2"}, nil, &stdout, &stderr)
+	req := e.exec(p, []string{"sh", "-c", "echo out; echo err >&2"}, stdin, &stdout, &stderr)
 	req.TTY = true
 	err := e.stream(ctx, req)
 	var met expectationMet
