@@ -73,7 +73,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 	case *corev1.PodAttachOptions:
 		container = o.Container
 	}
-	loc, node, err := s.streamLocation(r.Context(), sub, ns, name, container, opts)
+	conn, err := s.streamLocation(r.Context(), sub, ns, name, container, opts)
 	if err != nil {
 		registry.WriteError(w, r, err)
 		return
@@ -83,8 +83,8 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, sub, ns, n
 		return
 	}
 	defer s.sessions.Leave()
-	translate := s.translates(r.Context(), sub, node)
-	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, loc, opts, translate) })
+	translate := s.translates(r.Context(), sub, conn.declaredFeatures)
+	session := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveSession(w, r, sub, conn.url, opts, translate) })
 	faults.Wrap(faults.APIServer, s.opts.Faults, sub, session, registry.WriteError).ServeHTTP(w, r)
 }
 
@@ -144,28 +144,28 @@ func sessionTarget(loc *url.URL) (ns, pod, container string) {
 	return parts[1], parts[2], parts[3]
 }
 
-// streamLocation is the kubelet URL of the stream:
-// /exec/{ns}/{pod}/{container}, /attach/... or /portForward/{ns}/{pod},
-// and the pod's node.
-func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container string, opts runtime.Object) (*url.URL, string, error) {
-	loc, pod, container, err := s.podLocation(ns, name, container, sub != "portforward")
+// streamLocation is how to reach the pod's kubelet, its URL the stream's:
+// /exec/{ns}/{pod}/{container}, /attach/... or /portForward/{ns}/{pod}.
+func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container string, opts runtime.Object) (*connectionInfo, error) {
+	conn, pod, container, err := s.podLocation(ns, name, container, sub != "portforward")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	span := trace.SpanFromContext(ctx)
 	span.AddEvent(tracing.PhasePodFound, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName)))
-	if loc == nil {
-		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
+	if conn == nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
 	}
 	// The kubelet would answer a 500 "container not found" for a pod
 	// whose containers have all ended; say what is wrong, in kubectl's
 	// words for it.
 	if phase := pod.Status.Phase; phase == corev1.PodSucceeded || phase == corev1.PodFailed {
-		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", connectVerbs[sub], phase))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot %s a container in a completed pod; current phase is %s", connectVerbs[sub], phase))
 	}
 	if o, ok := opts.(*corev1.PodExecOptions); ok && len(o.Command) == 0 {
-		return nil, "", apierrors.NewBadRequest("you must specify at least 1 command")
+		return nil, apierrors.NewBadRequest("you must specify at least 1 command")
 	}
+	loc := conn.url
 	if sub == "portforward" {
 		loc.Path = fmt.Sprintf("/portForward/%s/%s", pod.Namespace, pod.Name)
 	} else {
@@ -173,21 +173,21 @@ func (s *Server) streamLocation(ctx context.Context, sub, ns, name, container st
 	}
 	loc.RawQuery = streamParams(opts).Encode()
 	span.AddEvent(tracing.PhaseNodeChosen, trace.WithAttributes(tracing.AttrNode.String(pod.Spec.NodeName), tracing.AttrURL.String(loc.String())))
-	return loc, pod.Spec.NodeName, nil
+	return conn, nil
 }
 
 // connectVerbs name what each subresource does, for messages.
 var connectVerbs = map[string]string{"exec": "exec into", "attach": "attach to", "portforward": "port-forward to"}
 
 // translates says whether this session's WebSockets are translated (or
-// tunnelled) here rather than passed through to the kubelet of node, by the
-// streaming mode and, per node, by what the node declares; and counts the
+// tunnelled) here rather than passed through to the kubelet, by the
+// streaming mode and, per node, by the features the node declares; and counts the
 // choice for every session, as kube-apiserver 1.36 does in ExecREST,
 // AttachREST and PortForwardREST's Connect
 // (pkg/registry/core/pod/rest/subresources.go), in upstream's
 // apiserver_websocket_streaming_requests_total. Passthrough mode is
 // kube-apiserver before 1.30, which counted nothing.
-func (s *Server) translates(ctx context.Context, sub, node string) bool {
+func (s *Server) translates(ctx context.Context, sub string, declaredFeatures []string) bool {
 	var translate bool
 	switch s.opts.StreamingMode {
 	case StreamingPassthrough:
@@ -195,7 +195,7 @@ func (s *Server) translates(ctx context.Context, sub, node string) bool {
 	case StreamingTranslate:
 		translate = true
 	case StreamingPerNode:
-		translate = !s.nodeDeclares(node, extendWebSocketsToKubelet)
+		translate = !slices.Contains(declaredFeatures, extendWebSocketsToKubelet)
 	}
 	proxyType := "proxied_to_kubelet"
 	if translate {
@@ -203,18 +203,6 @@ func (s *Server) translates(ctx context.Context, sub, node string) bool {
 	}
 	proxymetrics.IncWebSocketStreamingRequest(ctx, sub, proxyType)
 	return translate
-}
-
-// nodeDeclares says whether node's status.declaredFeatures has feature.
-// A node that cannot be read declares nothing (upstream's
-// GetConnectionInfo fails the request instead; the node was read a moment
-// ago to find its kubelet).
-func (s *Server) nodeDeclares(node, feature string) bool {
-	obj, err := s.store.Get(registry.Nodes, "", node)
-	if err != nil {
-		return false
-	}
-	return slices.Contains(obj.(*corev1.Node).Status.DeclaredFeatures, feature)
 }
 
 // streamHandler is the handler that proxies the stream to loc, and, when

@@ -43,16 +43,17 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, ns, name strin
 		registry.WriteError(w, r, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("PodLogOptions").GroupKind(), name, errs))
 		return
 	}
-	loc, pod, container, err := s.podLocation(ns, name, opts.Container, true)
+	conn, pod, container, err := s.podLocation(ns, name, opts.Container, true)
 	if err != nil {
 		registry.WriteError(w, r, err)
 		return
 	}
 	// A pod no node runs yet has no logs: an empty answer.
-	if loc == nil {
+	if conn == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	loc := conn.url
 	loc.Path = fmt.Sprintf("/containerLogs/%s/%s/%s", pod.Namespace, pod.Name, container)
 	loc.RawQuery = logParams(opts).Encode()
 	span := trace.SpanFromContext(r.Context())

@@ -103,8 +103,18 @@ func translatorLocation(loc *url.URL) *url.URL {
 	return &u
 }
 
-// kubeletURL is the base URL of the kubelet of node nodeName.
-func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
+// connectionInfo is how to reach a node's kubelet, and the features the
+// node declares: one read of the node serves both, as upstream's
+// GetConnectionInfo.
+type connectionInfo struct {
+	// url is the kubelet's base URL; streamLocation adds the stream's
+	// path and query.
+	url              *url.URL
+	declaredFeatures []string
+}
+
+// connectionInfo reads node nodeName for how to reach its kubelet.
+func (s *Server) connectionInfo(nodeName string) (*connectionInfo, error) {
 	obj, err := s.store.Get(registry.Nodes, "", nodeName)
 	if err != nil {
 		return nil, err
@@ -118,7 +128,10 @@ func (s *Server) kubeletURL(nodeName string) (*url.URL, error) {
 	if port <= 0 {
 		port = defaultKubeletPort
 	}
-	return &url.URL{Scheme: s.kubelet.scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+	return &connectionInfo{
+		url:              &url.URL{Scheme: s.kubelet.scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))},
+		declaredFeatures: node.Status.DeclaredFeatures,
+	}, nil
 }
 
 // preferredAddress is the node's first address of the most preferred type.
@@ -134,9 +147,10 @@ func preferredAddress(node *corev1.Node) (string, bool) {
 }
 
 // podLocation gets the pod, checks the container (defaulting it when the
-// pod has one only) and returns the pod's kubelet URL and the container.
-// container is ignored when validate is false (port-forward).
-func (s *Server) podLocation(ns, name, container string, validate bool) (*url.URL, *corev1.Pod, string, error) {
+// pod has one only) and returns how to reach the pod's kubelet (nil when
+// no node runs the pod) and the container. container is ignored when
+// validate is false (port-forward).
+func (s *Server) podLocation(ns, name, container string, validate bool) (*connectionInfo, *corev1.Pod, string, error) {
 	obj, err := s.store.Get(registry.Pods, ns, name)
 	if err != nil {
 		return nil, nil, "", err
@@ -150,8 +164,8 @@ func (s *Server) podLocation(ns, name, container string, validate bool) (*url.UR
 	if pod.Spec.NodeName == "" {
 		return nil, pod, container, nil
 	}
-	loc, err := s.kubeletURL(pod.Spec.NodeName)
-	return loc, pod, container, err
+	conn, err := s.connectionInfo(pod.Spec.NodeName)
+	return conn, pod, container, err
 }
 
 // validateContainer returns the container a request is for: the one named,
