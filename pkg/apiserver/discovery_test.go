@@ -33,9 +33,12 @@ func TestVersion(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	ts := startServer(t, Options{})
 	for path, want := range map[string]string{
-		"/api":                          `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"` + strings.TrimPrefix(ts.url, "http://") + `"}]}` + "\n",
-		"/apis":                         `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"authorization.k8s.io","versions":[{"groupVersion":"authorization.k8s.io/v1","version":"v1"}],"preferredVersion":{"groupVersion":"authorization.k8s.io/v1","version":"v1"}}]}` + "\n",
+		"/api": `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"` + strings.TrimPrefix(ts.url, "http://") + `"}]}` + "\n",
+		"/apis": `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"authorization.k8s.io","versions":[{"groupVersion":"authorization.k8s.io/v1","version":"v1"}],"preferredVersion":{"groupVersion":"authorization.k8s.io/v1","version":"v1"}},` +
+			`{"name":"coordination.k8s.io","versions":[{"groupVersion":"coordination.k8s.io/v1","version":"v1"}],"preferredVersion":{"groupVersion":"coordination.k8s.io/v1","version":"v1"}}]}` + "\n",
 		"/apis/authorization.k8s.io/v1": `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"authorization.k8s.io/v1","resources":[{"name":"selfsubjectaccessreviews","singularName":"selfsubjectaccessreview","namespaced":false,"kind":"SelfSubjectAccessReview","verbs":["create"]}]}` + "\n",
+		"/apis/coordination.k8s.io":     `{"kind":"APIGroup","apiVersion":"v1","name":"coordination.k8s.io","versions":[{"groupVersion":"coordination.k8s.io/v1","version":"v1"}],"preferredVersion":{"groupVersion":"coordination.k8s.io/v1","version":"v1"}}` + "\n",
+		"/apis/coordination.k8s.io/v1":  `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"coordination.k8s.io/v1","resources":[{"name":"leases","singularName":"lease","namespaced":true,"kind":"Lease","verbs":["create","delete","deletecollection","get","list","patch","update","watch"],"storageVersionHash":"gqkMMb/YqFM="}]}` + "\n",
 	} {
 		// kubectl asks for aggregated discovery first, and gets legacy.
 		code, header, body := ts.do(t, "GET", path, http.Header{"Accept": {"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"}}, "")
@@ -186,7 +189,12 @@ func TestOpenAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := paths["api/v1"].Schema("application/json"); err != nil || len(paths) != 1 {
-		t.Errorf("v3 paths %v: %v", paths, err)
+	if len(paths) != 2 {
+		t.Errorf("v3 paths %v, want api/v1 and apis/coordination.k8s.io/v1", paths)
+	}
+	for _, gv := range []string{"api/v1", "apis/coordination.k8s.io/v1"} {
+		if _, err := paths[gv].Schema("application/json"); err != nil {
+			t.Errorf("v3 %s: %v", gv, err)
+		}
 	}
 }

@@ -46,7 +46,8 @@
 //	scheduler.go     the built-in scheduler and pods/binding
 //	                 (pkg/registry/core/pod/storage BindingREST)
 //	controllers.go   the controller loop; the namespace controller
-//	                 (pkg/controller/namespace)
+//	                 (pkg/controller/namespace) and the garbage collection
+//	                 of a deleted node's Lease (pkg/controller/garbagecollector)
 //
 // The mechanisms every execlab server shares (connection tracking, the
 // response recorder, the session limit, pprof) are in internal/httpserver.

@@ -53,6 +53,8 @@ var bootstrapRules = []Rule{
 		APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}},
 	{Groups: []string{user.NodesGroup}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 		APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status", "events"}},
+	{Groups: []string{user.NodesGroup}, Verbs: []string{"get", "create", "update", "patch", "delete"},
+		APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}},
 }
 
 // LoadPolicy reads a policy file (YAML or JSON).

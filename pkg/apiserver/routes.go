@@ -5,6 +5,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server/healthz"
 	proxymetrics "k8s.io/apiserver/pkg/util/proxy/metrics"
@@ -36,7 +37,7 @@ func (s *Server) routes() http.Handler {
 
 // serveAPI routes everything but health and profiling by the request's
 // RequestInfo: the documents that describe the API, SelfSubjectAccessReview,
-// and the resources of /api/v1.
+// and the resources of /api/v1 and /apis/coordination.k8s.io/v1.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	info, ok := request.RequestInfoFrom(r.Context())
 	switch {
@@ -51,11 +52,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveResource serves a request under /api/v1: the pods subresources an
+// serveResource serves a request for a resource: the pods subresources an
 // exec, a log or a scheduler's binding goes to are this package's, the rest
 // is the generic API's.
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *request.RequestInfo) {
-	if info.APIPrefix != "api" || info.APIGroup != "" || info.APIVersion != "v1" {
+	// The core group is /api's, the others /apis'.
+	if (info.APIPrefix == "api") != (info.APIGroup == "") {
 		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return
 	}
@@ -65,11 +67,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 	if len(info.Parts) >= 2 {
 		name = info.Parts[1]
 	}
-	if info.Resource == "bindings" {
+	gv := schema.GroupVersion{Group: info.APIGroup, Version: info.APIVersion}
+	if info.Resource == "bindings" && gv == corev1.SchemeGroupVersion {
 		s.serveBindings(w, r, info, name)
 		return
 	}
-	res := registry.Lookup(info.Resource)
+	res := registry.Lookup(gv, info.Resource)
 	if res == nil || (!res.Namespaced() && res != registry.Namespaces && info.Namespace != "") {
 		registry.WriteError(w, r, registry.ErrNotFoundPath())
 		return

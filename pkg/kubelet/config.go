@@ -3,6 +3,9 @@ package kubelet
 import (
 	"fmt"
 	"os"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kubeletconfig "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -12,8 +15,10 @@ import (
 // of kubelet.config.k8s.io/v1beta1 that upstream's kubelet takes with
 // --config, into cfg. Of its fields this kubelet reads
 // crashLoopBackOff.maxContainerRestartPeriod (KEP-4603), the way a lab
-// shortens the crash-loop back-off; a field unknown to the type is an
-// error, as a typo would otherwise pass unseen. No path leaves cfg as it is.
+// shortens the crash-loop back-off, and the node's heartbeat:
+// nodeLeaseDurationSeconds, nodeStatusUpdateFrequency and
+// nodeStatusReportFrequency. A field unknown to the type is an error, as a
+// typo would otherwise pass unseen. No path leaves cfg as it is.
 func LoadConfigFile(path string, cfg *Config) error {
 	if path == "" {
 		return nil
@@ -34,6 +39,29 @@ func LoadConfigFile(path string, cfg *Config) error {
 			return fmt.Errorf("kubelet config %s: %w", path, err)
 		}
 		cfg.MaxContainerRestartPeriod = p.Duration
+	}
+	// Each is positive when set, as upstream's validation requires
+	// (pkg/kubelet/apis/config/validation).
+	if d := kc.NodeLeaseDurationSeconds; d != 0 {
+		if d < 0 {
+			return fmt.Errorf("kubelet config %s: nodeLeaseDurationSeconds (--node-lease-duration-seconds) %d must be greater than 0", path, d)
+		}
+		cfg.NodeLeaseDurationSeconds = d
+	}
+	for _, f := range []struct {
+		name string
+		set  metav1.Duration
+		into *time.Duration
+	}{
+		{"nodeStatusUpdateFrequency", kc.NodeStatusUpdateFrequency, &cfg.NodeStatusUpdateFrequency},
+		{"nodeStatusReportFrequency", kc.NodeStatusReportFrequency, &cfg.NodeStatusReportFrequency},
+	} {
+		switch d := f.set.Duration; {
+		case d < 0:
+			return fmt.Errorf("kubelet config %s: %s %v must be greater than 0", path, f.name, d)
+		case d > 0:
+			*f.into = d
+		}
 	}
 	return nil
 }

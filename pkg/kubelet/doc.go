@@ -32,7 +32,8 @@
 //	status.go         the pod status from the runtime's state (phase, conditions, container states)
 //	statusmanager.go  writing it to the apiserver, retrying on conflict
 //	reasoncache.go    why a container is waiting, kept between syncs
-//	node.go           node registration and the node status heartbeat
+//	node.go           node registration, and the node status posted when it changes
+//	nodelease.go      the node's Lease, its heartbeat (upstream's lease controller)
 //	events.go         the events of the kubelet's work, which kubectl describe pod lists
 //	features.go       the feature gates (--feature-gates) and the features the node declares
 //

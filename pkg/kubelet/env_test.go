@@ -37,6 +37,8 @@ type testEnv struct {
 	stop    func()
 	// logs collects the kubelet's log, shown when a test fails.
 	logs *testutil.SyncBuffer
+	// statusReport is NodeStatusReportFrequency; newEnv's is 200ms.
+	statusReport time.Duration
 }
 
 // newEnv starts a kubelet; stopping it, the runtime and the leak check are
@@ -51,6 +53,8 @@ func newEnv(t *testing.T) *testEnv {
 		rootDir: t.TempDir(),
 		logs:    &testutil.SyncBuffer{},
 		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+
+		statusReport: 200 * time.Millisecond,
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -77,6 +81,8 @@ func (e *testEnv) start() {
 		Logger:                    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SyncFrequency:             20 * time.Millisecond,
 		NodeStatusUpdateFrequency: 50 * time.Millisecond,
+		NodeStatusReportFrequency: e.statusReport,
+		NodeLeaseDurationSeconds:  1,
 		MaxContainerRestartPeriod: time.Second,
 		ResolverConfig:            resolv,
 	})

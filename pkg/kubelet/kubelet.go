@@ -60,8 +60,17 @@ type Config struct {
 	// SyncFrequency is how often every pod is checked against the runtime
 	// (upstream relies on PLEG relisting every second); default 1s.
 	SyncFrequency time.Duration
-	// NodeStatusUpdateFrequency is the Ready heartbeat; default 10s.
+	// NodeStatusUpdateFrequency is how often the node's status is
+	// computed; default 10s. It is posted only when it changed or
+	// NodeStatusReportFrequency has passed since the last post, the Lease
+	// being the heartbeat (upstream's nodeStatusUpdateFrequency and
+	// nodeStatusReportFrequency).
 	NodeStatusUpdateFrequency time.Duration
+	// NodeStatusReportFrequency: see NodeStatusUpdateFrequency; default 5m.
+	NodeStatusReportFrequency time.Duration
+	// NodeLeaseDurationSeconds is the node Lease's duration, renewed every
+	// quarter of it (nodelease.go); default 40.
+	NodeLeaseDurationSeconds int32
 	// RuntimeRequestTimeout bounds each CRI call; default 2m.
 	RuntimeRequestTimeout time.Duration
 	// MaxContainerRestartPeriod caps the crash-loop back-off, which starts
@@ -147,6 +156,8 @@ func New(cfg Config) (*Kubelet, error) {
 	setDefault(&cfg.ResolverConfig, "/etc/resolv.conf")
 	setDefault(&cfg.SyncFrequency, time.Second)
 	setDefault(&cfg.NodeStatusUpdateFrequency, 10*time.Second)
+	setDefault(&cfg.NodeStatusReportFrequency, 5*time.Minute)
+	setDefault(&cfg.NodeLeaseDurationSeconds, 40)
 	setDefault(&cfg.RuntimeRequestTimeout, 2*time.Minute)
 	setDefault(&cfg.MaxContainerRestartPeriod, maxCrashLoopBackOff)
 	if err := checkMaxContainerRestartPeriod(cfg.MaxContainerRestartPeriod); err != nil {
@@ -287,6 +298,7 @@ func (k *Kubelet) start(ctx context.Context, factory informers.SharedInformerFac
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { k.nodeStatusLoop(ctx, port) })
+	wg.Go(func() { k.newNodeLeaseController().Run(ctx) })
 	wg.Go(func() { k.syncLoop(ctx) })
 	wg.Wait()
 	return nil

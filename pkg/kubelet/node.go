@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/apimachinery/pkg/types"
+	nodeutil "k8s.io/component-helpers/node/util"
 )
 
 // maxPods is the kubelet's default --max-pods.
@@ -81,38 +84,92 @@ func (k *Kubelet) initialNode() *v1.Node {
 	}
 }
 
-// nodeStatusLoop keeps the node's Ready condition fresh.
+// nodeStatusLoop computes the node's status every
+// NodeStatusUpdateFrequency and posts it when it changed, or when
+// NodeStatusReportFrequency has passed since the last post: the Lease is the
+// heartbeat (kubelet_node_status.go syncNodeStatus).
 func (k *Kubelet) nodeStatusLoop(ctx context.Context, port int) {
 	ticker := time.NewTicker(k.cfg.NodeStatusUpdateFrequency)
 	defer ticker.Stop()
+	lastReport := time.Now() // registerNode has just posted it
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		if err := k.updateNodeStatus(ctx, port); err != nil && ctx.Err() == nil {
+		posted, err := k.syncNodeStatus(ctx, port, time.Since(lastReport) >= k.cfg.NodeStatusReportFrequency)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			k.log.Error("update node status", "err", err)
+		case posted:
+			lastReport = time.Now()
 		}
 	}
 }
 
-// updateNodeStatus writes the node's status with a fresh heartbeat,
-// retrying on conflict (kubelet_node_status.go tryUpdateNodeStatus, up to
-// nodeStatusUpdateRetry times there, as many as retry.DefaultRetry here).
+// nodeStatusUpdateRetry is upstream's: the tries of one status update.
+const nodeStatusUpdateRetry = 5
+
+// updateNodeStatus posts the node's status with a fresh heartbeat.
 func (k *Kubelet) updateNodeStatus(ctx context.Context, port int) error {
-	nodes := k.client.CoreV1().Nodes()
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := nodes.Get(ctx, k.cfg.NodeName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("get node: %w", err)
+	_, err := k.syncNodeStatus(ctx, port, true)
+	return err
+}
+
+// syncNodeStatus computes the node's status and patches it in when it
+// changed or force is set, and says whether it did; a failed try is tried
+// again, up to nodeStatusUpdateRetry times (updateNodeStatus and
+// tryUpdateNodeStatus upstream, the first read from the apiserver's cache).
+func (k *Kubelet) syncNodeStatus(ctx context.Context, port int, force bool) (bool, error) {
+	var err error
+	for try := range nodeStatusUpdateRetry {
+		var posted bool
+		if posted, err = k.tryUpdateNodeStatus(ctx, port, try, force); err == nil {
+			return posted, nil
 		}
-		k.setNodeStatus(node, port, time.Now())
-		if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("update node status: %w", err)
+		if ctx.Err() != nil {
+			return false, err
 		}
-		return nil
-	})
+	}
+	return false, fmt.Errorf("update node status exceeds retry count: %w", err)
+}
+
+func (k *Kubelet) tryUpdateNodeStatus(ctx context.Context, port, try int, force bool) (bool, error) {
+	opts := metav1.GetOptions{}
+	if try == 0 {
+		opts.ResourceVersion = "0"
+	}
+	original, err := k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, opts)
+	if err != nil {
+		return false, fmt.Errorf("get node %s: %w", k.cfg.NodeName, err)
+	}
+	node := original.DeepCopy()
+	k.setNodeStatus(node, port, time.Now())
+	if !force && !nodeStatusHasChanged(&original.Status, &node.Status) {
+		return false, nil
+	}
+	if _, _, err := nodeutil.PatchNodeStatus(k.client.CoreV1(), types.NodeName(k.cfg.NodeName), original, node); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// nodeStatusHasChanged compares two statuses but for the conditions'
+// heartbeats (kubelet_node_status.go's).
+func nodeStatusHasChanged(old, cur *v1.NodeStatus) bool {
+	if len(old.Conditions) != len(cur.Conditions) {
+		return true
+	}
+	heartbeatless := func(s *v1.NodeStatus) *v1.NodeStatus {
+		c := s.DeepCopy()
+		for i := range c.Conditions {
+			c.Conditions[i].LastHeartbeatTime = metav1.Time{}
+		}
+		slices.SortFunc(c.Conditions, func(a, b v1.NodeCondition) int { return strings.Compare(string(a.Type), string(b.Type)) })
+		return c
+	}
+	return !apiequality.Semantic.DeepEqual(heartbeatless(old), heartbeatless(cur))
 }
 
 // setNodeStatus fills in the status as pkg/kubelet/nodestatus/setters.go

@@ -3,12 +3,15 @@ package kubelet
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,6 +106,79 @@ func TestNodeAdopted(t *testing.T) {
 	})
 	if node.Labels["keep"] != "me" || node.Labels[v1.LabelHostname] != testNode {
 		t.Errorf("labels of the adopted node: %v", node.Labels)
+	}
+}
+
+// TestNodeLease: the kubelet keeps a Lease named for its node in
+// kube-node-lease, owned by the node and renewed every quarter of its
+// duration; the node's status, unchanged, is not posted again before
+// NodeStatusReportFrequency.
+func TestNodeLease(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	client := fake.NewClientset(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: testNode, UID: "node-uid"}})
+	e := &testEnv{t: t, cri: newFakeCRI(t), client: client, rootDir: t.TempDir(), logs: &testutil.SyncBuffer{}, statusReport: time.Hour}
+	e.start()
+	t.Cleanup(func() { e.stop() })
+	leases := client.CoordinationV1().Leases(v1.NamespaceNodeLease)
+	var first *coordinationv1.Lease
+	waitFor(t, "the node's lease", func() bool {
+		l, err := leases.Get(context.Background(), testNode, metav1.GetOptions{})
+		first = l
+		return err == nil
+	})
+	want := []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: testNode, UID: "node-uid"}}
+	if h := first.Spec.HolderIdentity; h == nil || *h != testNode || !slices.Equal(first.OwnerReferences, want) {
+		t.Errorf("lease holder %v, owners %v; want %s, %v", h, first.OwnerReferences, testNode, want)
+	}
+	if d := first.Spec.LeaseDurationSeconds; d == nil || *d != 1 || first.Spec.RenewTime == nil {
+		t.Fatalf("lease duration %v, renew time %v; want 1 and a time", d, first.Spec.RenewTime)
+	}
+	waitFor(t, "a renewal", func() bool {
+		l, err := leases.Get(context.Background(), testNode, metav1.GetOptions{})
+		return err == nil && l.Spec.RenewTime.After(first.Spec.RenewTime.Time)
+	})
+	// Registration posted the status; the 50ms updates found nothing new.
+	patches := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "patch" && a.GetResource().Resource == "nodes" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	before := patches()
+	time.Sleep(500 * time.Millisecond)
+	if before != 1 || patches() != 1 {
+		t.Errorf("status patches: %d after registration, %d half a second later; want 1, 1", before, patches())
+	}
+}
+
+// TestHeartbeatConfig: the kubelet configuration file sets the Lease's
+// duration and the status frequencies, and refuses a negative one.
+func TestHeartbeatConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("nodeLeaseDurationSeconds: 8\nnodeStatusUpdateFrequency: 2s\nnodeStatusReportFrequency: 1m\n")
+	var cfg Config
+	if err := LoadConfigFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NodeLeaseDurationSeconds != 8 || cfg.NodeStatusUpdateFrequency != 2*time.Second || cfg.NodeStatusReportFrequency != time.Minute {
+		t.Errorf("lease %d s, update %v, report %v; want 8, 2s, 1m", cfg.NodeLeaseDurationSeconds, cfg.NodeStatusUpdateFrequency, cfg.NodeStatusReportFrequency)
+	}
+	for body, want := range map[string]string{
+		"nodeLeaseDurationSeconds: -1\n":   "nodeLeaseDurationSeconds (--node-lease-duration-seconds) -1 must be greater than 0",
+		"nodeStatusReportFrequency: -1s\n": "nodeStatusReportFrequency -1s must be greater than 0",
+	} {
+		write(body)
+		if err := LoadConfigFile(path, &Config{}); err == nil || err.Error() != "kubelet config "+path+": "+want {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
 	}
 }
 

@@ -88,7 +88,7 @@ func decodeObject(body []byte, contentType string, res *Resource, directive stri
 	}
 	defaultGVK := res.gvk()
 	into := res.newObject()
-	decoded, gvk, err := Codecs.DecoderToVersion(serializer, corev1.SchemeGroupVersion).Decode(body, &defaultGVK, into)
+	decoded, gvk, err := Codecs.DecoderToVersion(serializer, res.gv).Decode(body, &defaultGVK, into)
 	var warnings []string
 	if strict, ok := runtime.AsStrictDecodingError(err); ok && decoded != nil && directive != metav1.FieldValidationStrict {
 		if directive == metav1.FieldValidationWarn {
@@ -104,8 +104,8 @@ func decodeObject(body []byte, contentType string, res *Resource, directive stri
 		}
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", res.kind, err))
 	}
-	if gv := gvk.GroupVersion(); gv != corev1.SchemeGroupVersion {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%v)", gv, corev1.SchemeGroupVersion))
+	if gv := gvk.GroupVersion(); gv != res.gv {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%v)", gv, res.gv))
 	}
 	obj, ok := decoded.(Object)
 	if !ok {
@@ -116,7 +116,7 @@ func decodeObject(body []byte, contentType string, res *Resource, directive stri
 }
 
 // bindings decodes the Binding a scheduler posts; it is never stored.
-var bindings = &Resource{kind: "Binding", newObject: func() Object { return &corev1.Binding{} }, defaults: func(Object) {}}
+var bindings = &Resource{gv: corev1.SchemeGroupVersion, kind: "Binding", newObject: func() Object { return &corev1.Binding{} }, defaults: func(Object) {}}
 
 // ReadBinding reads the Binding of a pods/binding or bindings create. Its
 // CreateOptions are decoded but not validated, and its unknown fields are

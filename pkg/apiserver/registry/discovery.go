@@ -6,16 +6,20 @@ import (
 	"sort"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/discovery"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 )
 
 // Legacy (unaggregated) discovery, as kube-apiserver serves it: /api lists
-// the core versions, /apis the groups (authorization.k8s.io only, for
-// SelfSubjectAccessReview), /api/v1 the resources. kubectl asks for
+// the core versions, /apis the groups (authorization.k8s.io for
+// SelfSubjectAccessReview, coordination.k8s.io for the nodes' Leases),
+// /api/v1 and /apis/GROUP/VERSION the resources. kubectl asks for
 // aggregated discovery first and, given plain JSON, falls back to fetching
-// /api/v1.
+// each of them.
 //
 // The documents are written by hand rather than by the handlers of
 // k8s.io/apiserver/pkg/endpoints/discovery, which change the bytes on the
@@ -37,7 +41,7 @@ func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 		serve = func() { serveAPIVersions(w, r) }
 	case "/apis", "/apis/":
 		serve = func() {
-			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authorizationGroup}})
+			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authorizationGroup, coordinationGroup}})
 		}
 	case "/api/v1", "/api/v1/":
 		serve = func() { writeDocument(w, coreV1Resources()) }
@@ -49,12 +53,26 @@ func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/":
 		serve = func() { writeDocument(w, authorizationV1Resources) }
+	case "/apis/coordination.k8s.io", "/apis/coordination.k8s.io/":
+		serve = func() {
+			g := coordinationGroup
+			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
+			writeDocument(w, &g)
+		}
+	case "/apis/coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1/":
+		serve = func() {
+			list := groupVersionResources(coordinationv1.SchemeGroupVersion)
+			list.APIVersion = "v1"
+			writeDocument(w, list)
+		}
 	case "/openapi/v2":
 		serve = func() { serveOpenAPIv2(w, r) }
 	case "/openapi/v3", "/openapi/v3/":
 		serve = func() { writeBody(w, "application/json", openAPI.v3Index) }
 	case "/openapi/v3/api/v1":
-		serve = func() { writeBody(w, "application/json", openAPI.v3CoreV1) }
+		serve = func() { writeBody(w, "application/json", openAPI.v3[corev1.SchemeGroupVersion]) }
+	case "/openapi/v3/apis/coordination.k8s.io/v1":
+		serve = func() { writeBody(w, "application/json", openAPI.v3[coordinationv1.SchemeGroupVersion]) }
 	default:
 		WriteError(w, r, ErrNotFoundPath())
 		return
@@ -95,11 +113,26 @@ func serveAPIVersions(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// coreV1Resources is /api/v1: the Resources with their status, the pods
-// subresources and bindings, by name.
+// coreV1Resources is /api/v1: the core Resources with their status, the
+// pods subresources and bindings, by name.
 func coreV1Resources() *metav1.APIResourceList {
-	list := []metav1.APIResource{{Name: "bindings", SingularName: "binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}}}
+	list := groupVersionResources(corev1.SchemeGroupVersion)
+	list.APIResources = append(list.APIResources, metav1.APIResource{Name: "bindings", SingularName: "binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}})
+	for _, sub := range podSubresources {
+		list.APIResources = append(list.APIResources, metav1.APIResource{Name: "pods/" + sub.name, Namespaced: true, Kind: sub.kind, Verbs: sub.verbs})
+	}
+	sort.Slice(list.APIResources, func(i, j int) bool { return list.APIResources[i].Name < list.APIResources[j].Name })
+	return list
+}
+
+// groupVersionResources lists the Resources of gv, with their status, by
+// name.
+func groupVersionResources(gv schema.GroupVersion) *metav1.APIResourceList {
+	var list []metav1.APIResource
 	for _, res := range Resources {
+		if res.gv != gv {
+			continue
+		}
 		list = append(list, metav1.APIResource{
 			Name:               res.gr.Resource,
 			SingularName:       res.singular,
@@ -108,19 +141,16 @@ func coreV1Resources() *metav1.APIResourceList {
 			Verbs:              res.verbs,
 			ShortNames:         res.shortNames,
 			Categories:         res.categories,
-			StorageVersionHash: discovery.StorageVersionHash("", "v1", res.kind),
+			StorageVersionHash: discovery.StorageVersionHash(gv.Group, gv.Version, res.kind),
 		})
 		if res.status != nil {
 			list = append(list, metav1.APIResource{Name: res.gr.Resource + "/status", Namespaced: res.namespaced, Kind: res.kind, Verbs: statusVerbs})
 		}
 	}
-	for _, sub := range podSubresources {
-		list = append(list, metav1.APIResource{Name: "pods/" + sub.name, Namespaced: true, Kind: sub.kind, Verbs: sub.verbs})
-	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return &metav1.APIResourceList{
 		TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList"},
-		GroupVersion: "v1",
+		GroupVersion: gv.String(),
 		APIResources: list,
 	}
 }
@@ -133,6 +163,14 @@ var authorizationGroup = metav1.APIGroup{
 	Name:             authorizationGV.Group,
 	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version}},
 	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version},
+}
+
+// coordinationGroup is the discovery entry of coordination.k8s.io, which
+// serves the nodes' Leases.
+var coordinationGroup = metav1.APIGroup{
+	Name:             coordinationv1.GroupName,
+	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: coordinationv1.SchemeGroupVersion.String(), Version: "v1"}},
+	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: coordinationv1.SchemeGroupVersion.String(), Version: "v1"},
 }
 
 var authorizationV1Resources = &metav1.APIResourceList{

@@ -1,7 +1,8 @@
 // Package registry is the generic API machinery of the fake kube-apiserver:
 // an in-memory store with watches and a write-ahead log, the REST verbs with
 // their per-kind strategies, and the HTTP handlers that decode requests and
-// negotiate answers, for the core/v1 pods, nodes and namespaces. The
+// negotiate answers, for the core/v1 pods, nodes, namespaces and events and
+// the coordination.k8s.io/v1 leases. The
 // apiserver package routes requests here, except those an exec, a log or a
 // binding makes, which it serves itself with what this package exports:
 // the Store, the serializers and the error writer.
@@ -39,9 +40,11 @@
 //	nodes.go          nodes (pkg/registry/core/node/strategy.go)
 //	namespaces.go     namespaces, their deletion and NamespaceLifecycle
 //	                  admission (pkg/registry/core/namespace)
+//	events.go         events (pkg/registry/core/event)
+//	leases.go         leases (pkg/registry/coordination/lease)
 //
 // Upstream's generic registry needs etcd and its CodecFactory the internal
-// API types; serving three kinds from memory, this package writes the store
+// API types; serving five kinds from memory, this package writes the store
 // and the codecs by hand and takes the rest from k8s.io/apiserver and
 // k8s.io/apimachinery: negotiation, parameter codecs, validation, patches,
 // error statuses.

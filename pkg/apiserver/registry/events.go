@@ -21,6 +21,7 @@ import (
 func newEventResource() *Resource {
 	return &Resource{
 		gr:         corev1.Resource("events"),
+		gv:         corev1.SchemeGroupVersion,
 		kind:       "Event",
 		singular:   "event",
 		namespaced: true,

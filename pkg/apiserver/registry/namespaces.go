@@ -29,6 +29,7 @@ var immortalNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSyste
 func newNamespaceResource() *Resource {
 	return &Resource{
 		gr:         corev1.Resource("namespaces"),
+		gv:         corev1.SchemeGroupVersion,
 		kind:       "Namespace",
 		singular:   "namespace",
 		shortNames: []string{"ns"},

@@ -16,6 +16,7 @@ import (
 func newNodeResource() *Resource {
 	return &Resource{
 		gr:         corev1.Resource("nodes"),
+		gv:         corev1.SchemeGroupVersion,
 		kind:       "Node",
 		singular:   "node",
 		shortNames: []string{"no"},

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"github.com/munnerz/goautoneg"
 	"google.golang.org/protobuf/proto"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // OpenAPI, only as far as kubectl needs it. Before `kubectl apply`,
@@ -29,19 +33,24 @@ const (
 )
 
 // openAPIPaths are the object paths with a PATCH operation, by kind.
-var openAPIPaths = []struct{ kind, path string }{
-	{"Namespace", "/api/v1/namespaces/{name}"},
-	{"Namespace", "/api/v1/namespaces/{name}/status"},
-	{"Node", "/api/v1/nodes/{name}"},
-	{"Node", "/api/v1/nodes/{name}/status"},
-	{"Pod", "/api/v1/namespaces/{namespace}/pods/{name}"},
-	{"Pod", "/api/v1/namespaces/{namespace}/pods/{name}/status"},
+var openAPIPaths = []struct {
+	gv         schema.GroupVersion
+	kind, path string
+}{
+	{corev1.SchemeGroupVersion, "Namespace", "/api/v1/namespaces/{name}"},
+	{corev1.SchemeGroupVersion, "Namespace", "/api/v1/namespaces/{name}/status"},
+	{corev1.SchemeGroupVersion, "Node", "/api/v1/nodes/{name}"},
+	{corev1.SchemeGroupVersion, "Node", "/api/v1/nodes/{name}/status"},
+	{corev1.SchemeGroupVersion, "Pod", "/api/v1/namespaces/{namespace}/pods/{name}"},
+	{corev1.SchemeGroupVersion, "Pod", "/api/v1/namespaces/{namespace}/pods/{name}/status"},
+	{coordinationv1.SchemeGroupVersion, "Lease", "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"},
 }
 
-// openAPIDocs are the documents, computed once.
+// openAPIDocs are the documents, computed once: v3's by group version.
 type openAPIDocs struct {
 	v2JSON, v2Protobuf []byte
-	v3Index, v3CoreV1  []byte
+	v3Index            []byte
+	v3                 map[schema.GroupVersion][]byte
 }
 
 var openAPI = buildOpenAPI()
@@ -49,29 +58,38 @@ var openAPI = buildOpenAPI()
 func buildOpenAPI() openAPIDocs {
 	// The same PATCH operation in both versions; v2 parameters carry
 	// their type, v3 ones a schema.
-	patch := func(kind, path string, param func(name string) map[string]any) map[string]any {
-		suffix := ""
+	patch := func(gv schema.GroupVersion, kind, path string, param func(name string) map[string]any) map[string]any {
+		// As upstream names them: patchCoreV1NamespacedPodStatus.
+		group, _, _ := strings.Cut(cmp.Or(gv.Group, "core"), ".")
+		operation := "patch" + strings.ToUpper(group[:1]) + group[1:] + strings.ToUpper(gv.Version[:1]) + gv.Version[1:]
+		if strings.Contains(path, "{namespace}") {
+			operation += "Namespaced"
+		}
+		operation += kind
 		if strings.HasSuffix(path, "/status") {
-			suffix = "Status"
+			operation += "Status"
 		}
 		var params []map[string]any
 		for _, name := range []string{"dryRun", "fieldManager", "fieldValidation", "force"} {
 			params = append(params, param(name))
 		}
 		return map[string]any{"patch": map[string]any{
-			"operationId":                     "patchCoreV1" + kind + suffix,
+			"operationId":                     operation,
 			"parameters":                      params,
 			"responses":                       map[string]any{"200": map[string]any{"description": "OK"}},
 			"x-kubernetes-action":             "patch",
-			"x-kubernetes-group-version-kind": map[string]string{"group": "", "version": "v1", "kind": kind},
+			"x-kubernetes-group-version-kind": map[string]string{"group": gv.Group, "version": gv.Version, "kind": kind},
 		}}
 	}
-	v2Paths, v3Paths := map[string]any{}, map[string]any{}
+	v2Paths, v3Paths := map[string]any{}, map[schema.GroupVersion]map[string]any{}
 	for _, p := range openAPIPaths {
-		v2Paths[p.path] = patch(p.kind, p.path, func(name string) map[string]any {
+		v2Paths[p.path] = patch(p.gv, p.kind, p.path, func(name string) map[string]any {
 			return map[string]any{"name": name, "in": "query", "type": "string", "uniqueItems": true}
 		})
-		v3Paths[p.path] = patch(p.kind, p.path, func(name string) map[string]any {
+		if v3Paths[p.gv] == nil {
+			v3Paths[p.gv] = map[string]any{}
+		}
+		v3Paths[p.gv][p.path] = patch(p.gv, p.kind, p.path, func(name string) map[string]any {
 			return map[string]any{"name": name, "in": "query", "schema": map[string]any{"type": "string"}}
 		})
 	}
@@ -85,11 +103,18 @@ func buildOpenAPI() openAPIDocs {
 	if docs.v2Protobuf, err = proto.Marshal(doc); err != nil {
 		panic(fmt.Sprintf("openapi v2 document: %v", err))
 	}
-	docs.v3CoreV1 = mustJSON(map[string]any{"openapi": "3.0.0", "info": info, "paths": v3Paths})
-	hash := fmt.Sprintf("%X", sha512.Sum512(docs.v3CoreV1))
-	docs.v3Index = mustJSON(map[string]any{
-		"paths": map[string]any{"api/v1": map[string]string{"serverRelativeURL": "/openapi/v3/api/v1?hash=" + hash}},
-	})
+	docs.v3 = map[schema.GroupVersion][]byte{}
+	index := map[string]any{}
+	for gv, paths := range v3Paths {
+		doc := mustJSON(map[string]any{"openapi": "3.0.0", "info": info, "paths": paths})
+		docs.v3[gv] = doc
+		key := "api/" + gv.Version
+		if gv.Group != "" {
+			key = "apis/" + gv.String()
+		}
+		index[key] = map[string]string{"serverRelativeURL": fmt.Sprintf("/openapi/v3/%s?hash=%X", key, sha512.Sum512(doc))}
+	}
+	docs.v3Index = mustJSON(map[string]any{"paths": index})
 	return docs
 }
 

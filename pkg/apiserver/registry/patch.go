@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -40,7 +39,7 @@ func checkPatchType(contentType string) (types.PatchType, error) {
 // patched JSON; the caller decodes it like a request body.
 func applyPatch(res *Resource, patchType types.PatchType, cur Object, patch []byte) ([]byte, error) {
 	var current bytes.Buffer
-	if err := encoderFor(Codecs.jsonInfo().Serializer, corev1.SchemeGroupVersion).Encode(cur, &current); err != nil {
+	if err := encoderFor(Codecs.jsonInfo().Serializer, res.gv).Encode(cur, &current); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	switch patchType {

@@ -17,6 +17,7 @@ import (
 func newPodResource() *Resource {
 	return &Resource{
 		gr:             corev1.Resource("pods"),
+		gv:             corev1.SchemeGroupVersion,
 		kind:           "Pod",
 		singular:       "pod",
 		namespaced:     true,

@@ -3,7 +3,6 @@ package registry
 import (
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -13,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Object is what the store holds: a typed core/v1 object with metadata.
+// Object is what the store holds: a typed object with metadata.
 type Object interface {
 	metav1.Object
 	runtime.Object
@@ -30,20 +29,21 @@ type strategy interface {
 	validateUpdate(obj, old Object) field.ErrorList
 }
 
-// The resources this server serves, all of core/v1.
+// The resources this server serves: core/v1's, and the nodes' Leases.
 var (
 	Pods       = newPodResource()
 	Nodes      = newNodeResource()
 	Namespaces = newNamespaceResource()
 	Events     = newEventResource()
+	Leases     = newLeaseResource()
 	// Resources are all of them, in the order the snapshot file lists them.
-	Resources = []*Resource{Namespaces, Nodes, Pods, Events}
+	Resources = []*Resource{Namespaces, Nodes, Pods, Events, Leases}
 )
 
-// Lookup returns the resource of that plural name, or nil.
-func Lookup(name string) *Resource {
+// Lookup returns the resource of that group version and plural name, or nil.
+func Lookup(gv schema.GroupVersion, name string) *Resource {
 	for _, r := range Resources {
-		if r.gr.Resource == name {
+		if r.gv == gv && r.gr.Resource == name {
 			return r
 		}
 	}
@@ -54,7 +54,9 @@ func Lookup(name string) *Resource {
 // objects are defaulted, validated and selected, and how they print
 // (rest.Storage and its strategies upstream, pkg/registry/core/*/strategy.go).
 type Resource struct {
-	gr         schema.GroupResource
+	gr schema.GroupResource
+	// gv is the one version served, the version stored.
+	gv         schema.GroupVersion
 	kind       string
 	singular   string
 	namespaced bool
@@ -81,9 +83,7 @@ type Resource struct {
 	gracefulDelete func(obj Object, opts *metav1.DeleteOptions) bool
 }
 
-func (r *Resource) gvk() schema.GroupVersionKind {
-	return corev1.SchemeGroupVersion.WithKind(r.kind)
-}
+func (r *Resource) gvk() schema.GroupVersionKind { return r.gv.WithKind(r.kind) }
 
 // Namespaced reports whether the resource's objects live in namespaces.
 func (r *Resource) Namespaced() bool { return r.namespaced }

@@ -171,8 +171,11 @@ func writeObject(w http.ResponseWriter, r *http.Request, res *Resource, code int
 // as (handlers/response.go doTransformObject upstream). noHeaders leaves the
 // column definitions out, for watch events after the first.
 func transform(r *http.Request, res *Resource, convert *schema.GroupVersionKind, obj runtime.Object, noHeaders bool) (runtime.Object, schema.GroupVersion, error) {
-	if _, ok := obj.(*metav1.Status); ok || convert == nil {
+	if _, ok := obj.(*metav1.Status); ok {
 		return obj, corev1.SchemeGroupVersion, nil
+	}
+	if convert == nil {
+		return obj, res.gv, nil
 	}
 	gv := convert.GroupVersion()
 	items, rv, isList, err := listItems(obj)

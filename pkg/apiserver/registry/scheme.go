@@ -2,6 +2,7 @@ package registry
 
 import (
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1beta1 "k8s.io/apimachinery/pkg/apis/meta/v1beta1"
@@ -15,7 +16,7 @@ import (
 
 // The scheme and codecs, as pkg/api/legacyscheme holds them upstream.
 
-// Scheme knows the core/v1 types this server stores and the meta.k8s.io
+// Scheme knows the core/v1 and coordination.k8s.io/v1 types this server stores and the meta.k8s.io
 // types it answers with (Table, PartialObjectMetadata).
 var Scheme = newScheme()
 
@@ -38,6 +39,7 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(corev1.AddToScheme(s))
 	utilruntime.Must(authorizationv1.AddToScheme(s))
+	utilruntime.Must(coordinationv1.AddToScheme(s))
 	utilruntime.Must(metav1.AddMetaToScheme(s))
 	utilruntime.Must(metav1beta1.AddMetaToScheme(s))
 	metav1.AddToGroupVersion(s, metav1.SchemeGroupVersion)

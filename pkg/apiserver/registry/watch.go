@@ -148,12 +148,12 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	// Event objects are shared with the store and other watchers, and
 	// encoding sets their kind in place.
 	obj = obj.DeepCopyObject()
-	result, gv := obj, ws.res.gvk().GroupVersion()
+	result, gv := obj, ws.res.gv
 	if typ != watch.Error && typ != watch.Bookmark {
 		var err error
 		result, gv, err = transform(ws.r, ws.res, ws.out.convert, obj, ws.noHeader)
 		if err != nil {
-			result, gv, typ = responsewriters.ErrorToAPIStatus(err), ws.res.gvk().GroupVersion(), watch.Error
+			result, gv, typ = responsewriters.ErrorToAPIStatus(err), ws.res.gv, watch.Error
 		}
 		ws.noHeader = true
 	}
