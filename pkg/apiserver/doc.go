@@ -31,8 +31,9 @@
 //	                 (pkg/registry/core/pod/rest/authorize.go)
 //	policy.go        the static policy in RBAC's shape, its bootstrap rules
 //	                 (plugin/pkg/auth/authorizer/rbac/bootstrappolicy)
-//	accessreview.go  SelfSubjectAccessReview
-//	                 (pkg/registry/authorization/selfsubjectaccessreview/rest.go)
+//	reviews.go       SelfSubjectAccessReview, SubjectAccessReview, TokenReview
+//	                 and SelfSubjectReview (pkg/registry/authorization,
+//	                 pkg/registry/authentication)
 //	security.go      certificates, authenticator, authorizer, kubelet transport
 //	tls.go           serving and kubelet-client TLS configurations
 //	routes.go        health, metrics, pprof, and the API by RequestInfo

@@ -40,7 +40,8 @@ type Rule struct {
 // bindings give (plugin/pkg/auth/authorizer/rbac/bootstrappolicy): the
 // system:masters group may do anything; system:public-info-viewer lets
 // anyone read health and version; system:discovery and system:basic-user
-// let any authenticated user read discovery and review its own access.
+// let any authenticated user read discovery and review its own access and
+// identity.
 // Nodes get what the kubelet does instead of the Node authorizer's
 // per-node checks.
 var bootstrapRules = []Rule{
@@ -51,10 +52,18 @@ var bootstrapRules = []Rule{
 		NonResourceURLs: []string{"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*"}},
 	{Groups: []string{user.AllAuthenticated}, Verbs: []string{"create"},
 		APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}},
+	{Groups: []string{user.AllAuthenticated}, Verbs: []string{"create"},
+		APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"selfsubjectreviews"}},
 	{Groups: []string{user.NodesGroup}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 		APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status", "events"}},
 	{Groups: []string{user.NodesGroup}, Verbs: []string{"get", "create", "update", "patch", "delete"},
 		APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}},
+	// A kubelet in Webhook mode asks the apiserver who its callers are and
+	// what they may do, as upstream's system:node role lets it.
+	{Groups: []string{user.NodesGroup}, Verbs: []string{"create"},
+		APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}},
+	{Groups: []string{user.NodesGroup}, Verbs: []string{"create"},
+		APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}},
 }
 
 // LoadPolicy reads a policy file (YAML or JSON).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -92,6 +93,71 @@ func TestTokensAndPolicy(t *testing.T) {
 			&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &tc.attrs}}, metav1.CreateOptions{})
 		if err != nil || review.Status.Allowed != tc.allowed {
 			t.Errorf("can viewer %+v: %+v, %v; want allowed %v", tc.attrs, review, err, tc.allowed)
+		}
+	}
+}
+
+// TestReviewsForAKubelet: what a kubelet in Webhook mode asks. A node may
+// create TokenReviews and SubjectAccessReviews, which answer for the token
+// and the user under review; anyone may ask who they are; a viewer may
+// review neither. Bad reviews get upstream's 400 and 422.
+func TestReviewsForAKubelet(t *testing.T) {
+	dir := t.TempDir()
+	tokens, policy := filepath.Join(dir, "tokens.csv"), filepath.Join(dir, "policy.yaml")
+	os.WriteFile(tokens, []byte("node-token,system:node:n,3,\"system:nodes\"\nviewer-token,viewer,2\n"), 0o600)
+	os.WriteFile(policy, []byte("rules:\n- users: [viewer]\n  verbs: [get]\n  resources: [nodes/proxy]\n"), 0o600)
+	ts := startServer(t, Options{TokenAuthFile: tokens, AuthorizationPolicyFile: policy})
+	as := func(token string) kubernetes.Interface {
+		config := rest.CopyConfig(ts.config)
+		config.BearerToken = token
+		return kubernetes.NewForConfigOrDie(config)
+	}
+	node, viewer := as("node-token"), as("viewer-token")
+	ctx := context.Background()
+
+	tr, err := node.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "viewer-token"}}, metav1.CreateOptions{})
+	if err != nil || !tr.Status.Authenticated || tr.Status.User.Username != "viewer" || tr.Status.User.UID != "2" ||
+		strings.Join(tr.Status.User.Groups, ",") != "system:authenticated" {
+		t.Errorf("TokenReview of viewer-token: %+v, %v", tr, err)
+	}
+	tr, err = node.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "bogus"}}, metav1.CreateOptions{})
+	if err != nil || tr.Status.Authenticated || tr.Status.User.Username != "" {
+		t.Errorf("TokenReview of a bogus token: %+v, %v", tr, err)
+	}
+	for attrs, allowed := range map[authorizationv1.ResourceAttributes]bool{
+		{Verb: "get", Resource: "nodes", Subresource: "proxy", Name: "n", Version: "v1"}:    true,
+		{Verb: "create", Resource: "nodes", Subresource: "proxy", Name: "n", Version: "v1"}: false,
+	} {
+		sar, err := node.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "viewer", Groups: []string{"system:authenticated"}, ResourceAttributes: &attrs}}, metav1.CreateOptions{})
+		if err != nil || sar.Status.Allowed != allowed {
+			t.Errorf("SubjectAccessReview of viewer %+v: %+v, %v; want allowed %v", attrs, sar, err, allowed)
+		}
+	}
+	whoami, err := viewer.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil || whoami.Status.UserInfo.Username != "viewer" {
+		t.Errorf("SelfSubjectReview of viewer: %+v, %v", whoami, err)
+	}
+
+	header := http.Header{"Authorization": {"Bearer viewer-token"}, "Content-Type": {"application/json"}}
+	nodeHeader := http.Header{"Authorization": {"Bearer node-token"}, "Content-Type": {"application/json"}}
+	for _, tc := range []struct {
+		header     http.Header
+		path, body string
+		code       int
+		want       string
+	}{
+		{header, "/apis/authentication.k8s.io/v1/tokenreviews", `{"spec":{"token":"node-token"}}`, 403,
+			`"message":"tokenreviews.authentication.k8s.io is forbidden: User \"viewer\" cannot create resource \"tokenreviews\" in API group \"authentication.k8s.io\" at the cluster scope"`},
+		{nodeHeader, "/apis/authentication.k8s.io/v1/tokenreviews", `{"spec":{}}`, 400, `"message":"token is required for TokenReview in authentication","reason":"BadRequest"`},
+		{nodeHeader, "/apis/authorization.k8s.io/v1/subjectaccessreviews", `{"spec":{"resourceAttributes":{"verb":"get"}}}`, 422,
+			`"message":"SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified"`},
+		{nodeHeader, "/apis/authorization.k8s.io/v1/subjectaccessreviews", `{"spec":{"user":"u"}}`, 422,
+			`spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified`},
+	} {
+		code, _, body := ts.do(t, "POST", tc.path, tc.header, tc.body)
+		if code != tc.code || !strings.Contains(compact(body), tc.want) {
+			t.Errorf("POST %s %s: %d %s; want %d with %s", tc.path, tc.body, code, body, tc.code, tc.want)
 		}
 	}
 }

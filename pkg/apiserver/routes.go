@@ -3,6 +3,7 @@ package apiserver
 import (
 	"net/http"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,8 +37,8 @@ func (s *Server) routes() http.Handler {
 }
 
 // serveAPI routes everything but health and profiling by the request's
-// RequestInfo: the documents that describe the API, SelfSubjectAccessReview,
-// and the resources of /api/v1 and /apis/coordination.k8s.io/v1.
+// RequestInfo: the documents that describe the API, the reviews of
+// authentication and authorization (reviews.go), and the resources of /api/v1 and /apis/coordination.k8s.io/v1.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	info, ok := request.RequestInfoFrom(r.Context())
 	switch {
@@ -45,8 +46,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		registry.WriteError(w, r, registry.ErrNotFoundPath())
 	case !info.IsResourceRequest:
 		registry.ServeDiscovery(w, r)
-	case info.APIGroup == authorizationv1.GroupName:
-		s.serveAccessReview(w, r, info)
+	case info.APIGroup == authorizationv1.GroupName, info.APIGroup == authenticationv1.GroupName:
+		s.serveReview(w, r, info)
 	default:
 		s.serveResource(w, r, info)
 	}

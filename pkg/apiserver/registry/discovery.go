@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,8 +16,9 @@ import (
 )
 
 // Legacy (unaggregated) discovery, as kube-apiserver serves it: /api lists
-// the core versions, /apis the groups (authorization.k8s.io for
-// SelfSubjectAccessReview, coordination.k8s.io for the nodes' Leases),
+// the core versions, /apis the groups (authentication.k8s.io and
+// authorization.k8s.io for their reviews, coordination.k8s.io for the
+// nodes' Leases),
 // /api/v1 and /apis/GROUP/VERSION the resources. kubectl asks for
 // aggregated discovery first and, given plain JSON, falls back to fetching
 // each of them.
@@ -41,10 +43,18 @@ func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 		serve = func() { serveAPIVersions(w, r) }
 	case "/apis", "/apis/":
 		serve = func() {
-			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authorizationGroup, coordinationGroup}})
+			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authenticationGroup, authorizationGroup, coordinationGroup}})
 		}
 	case "/api/v1", "/api/v1/":
 		serve = func() { writeDocument(w, coreV1Resources()) }
+	case "/apis/authentication.k8s.io", "/apis/authentication.k8s.io/":
+		serve = func() {
+			g := authenticationGroup
+			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
+			writeDocument(w, &g)
+		}
+	case "/apis/authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/":
+		serve = func() { writeDocument(w, authenticationV1Resources) }
 	case "/apis/authorization.k8s.io", "/apis/authorization.k8s.io/":
 		serve = func() {
 			g := authorizationGroup
@@ -158,7 +168,8 @@ func groupVersionResources(gv schema.GroupVersion) *metav1.APIResourceList {
 var authorizationGV = authorizationv1.SchemeGroupVersion
 
 // authorizationGroup is the discovery entry of authorization.k8s.io, which
-// serves SelfSubjectAccessReview only (the apiserver's accessreview.go).
+// serves SelfSubjectAccessReview and SubjectAccessReview (the apiserver's
+// reviews.go).
 var authorizationGroup = metav1.APIGroup{
 	Name:             authorizationGV.Group,
 	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version}},
@@ -176,7 +187,29 @@ var coordinationGroup = metav1.APIGroup{
 var authorizationV1Resources = &metav1.APIResourceList{
 	TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
 	GroupVersion: authorizationGV.String(),
-	APIResources: []metav1.APIResource{{Name: "selfsubjectaccessreviews", SingularName: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}}},
+	APIResources: []metav1.APIResource{
+		{Name: "selfsubjectaccessreviews", SingularName: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}},
+		{Name: "subjectaccessreviews", SingularName: "subjectaccessreview", Kind: "SubjectAccessReview", Verbs: []string{"create"}},
+	},
+}
+
+var authenticationGV = authenticationv1.SchemeGroupVersion
+
+// authenticationGroup is the discovery entry of authentication.k8s.io, which
+// serves TokenReview and SelfSubjectReview (the apiserver's reviews.go).
+var authenticationGroup = metav1.APIGroup{
+	Name:             authenticationGV.Group,
+	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authenticationGV.String(), Version: authenticationGV.Version}},
+	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authenticationGV.String(), Version: authenticationGV.Version},
+}
+
+var authenticationV1Resources = &metav1.APIResourceList{
+	TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+	GroupVersion: authenticationGV.String(),
+	APIResources: []metav1.APIResource{
+		{Name: "selfsubjectreviews", SingularName: "selfsubjectreview", Kind: "SelfSubjectReview", Verbs: []string{"create"}},
+		{Name: "tokenreviews", SingularName: "tokenreview", Kind: "TokenReview", Verbs: []string{"create"}},
+	},
 }
 
 // writeDocument writes a discovery document as the JSON serializer does:
