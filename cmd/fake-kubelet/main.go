@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	kubeletconfig "k8s.io/kubelet/config/v1beta1"
 
 	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet"
@@ -44,7 +45,10 @@ func run(args []string) error {
 	clientCAFile := fs.String("client-ca-file", "", "CA that signs the client certificates the kubelet accepts")
 	maxSessions := fs.Int("max-streaming-sessions", streaming.DefaultMaxSessions, "exec, attach and port-forward sessions served at once; past it, 429")
 	redirect := fs.Bool("redirect-container-streaming", false, "answer exec, attach and port-forward with a redirect to the runtime's streaming URL, as kubelets before 1.20 could (a teaching switch)")
-	configFile := fs.String("config", "", "kubelet configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1); read: crashLoopBackOff.maxContainerRestartPeriod")
+	configFile := fs.String("config", "", "kubelet configuration file (KubeletConfiguration, kubelet.config.k8s.io/v1beta1); read: crashLoopBackOff.maxContainerRestartPeriod, nodeLeaseDurationSeconds, nodeStatusUpdateFrequency, nodeStatusReportFrequency, authentication, authorization")
+	tokenWebhook := fs.Bool("authentication-token-webhook", true, "authenticate bearer tokens with a TokenReview to the apiserver")
+	anonymous := fs.Bool("anonymous-auth", false, "serve requests with no credentials as system:anonymous, for the authorizer to decide on")
+	authzMode := fs.String("authorization-mode", string(kubeletconfig.KubeletAuthorizationModeWebhook), "Webhook (a SubjectAccessReview to the apiserver for each request, cached) or AlwaysAllow")
 	tracingEndpoint := fs.String("tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	gates := kubelet.NewFeatureGate()
 	fs.Var(gatesFlag{gates}, "feature-gates", "feature gates, Name=true|false,...: "+strings.Join(gates.KnownFeatures(), "; "))
@@ -83,9 +87,21 @@ func run(args []string) error {
 		RedirectContainerStreaming: *redirect,
 		FeatureGates:               gates,
 	}
+	cfg.Authentication.X509.ClientCAFile = *clientCAFile
 	if err := kubelet.LoadConfigFile(*configFile, &cfg); err != nil {
 		return err
 	}
+	// Flags given win over the file, as upstream's.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "authentication-token-webhook":
+			cfg.Authentication.Webhook.Enabled = tokenWebhook
+		case "anonymous-auth":
+			cfg.Authentication.Anonymous.Enabled = anonymous
+		case "authorization-mode":
+			cfg.Authorization.Mode = kubeletconfig.KubeletAuthorizationMode(*authzMode)
+		}
+	})
 	k, err := kubelet.New(cfg)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
 
 	"github.com/execlab/execlab/pkg/tracing"
 )
@@ -30,6 +31,7 @@ func (s *Server) buildHandlerChain(api http.Handler) http.Handler {
 		func(h http.Handler) http.Handler { return withRequestInfo(h, s.requestInfo) },
 		s.withAuthentication,
 		s.withTracing,
+		s.withImpersonation,
 		s.withAuthorization,
 	}
 	h := api
@@ -56,6 +58,16 @@ func (s *Server) withTracing(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 	return filters.WithTracing(phases, s.tracing.TracerProvider())
+}
+
+// withImpersonation serves a request with Impersonate-User (kubectl --as)
+// as that user once the caller may impersonate it, with upstream's filter
+// (ConstrainedImpersonation being off by default).
+func (s *Server) withImpersonation(h http.Handler) http.Handler {
+	if s.authorizer == nil {
+		return h
+	}
+	return impersonation.WithImpersonation(h, s.authorizer, registry.Codecs)
 }
 
 // withConnectionTracking ties hijacked connections to the server's life,

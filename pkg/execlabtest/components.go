@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	kubeletconfig "k8s.io/kubelet/config/v1beta1"
 
 	"github.com/execlab/execlab/pkg/apiserver"
 	"github.com/execlab/execlab/pkg/fakecri"
@@ -237,6 +238,7 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 	if err := gates.Set(c.featureGates); err != nil {
 		return err
 	}
+	_, _, clientCA := c.tlsFiles()
 	k, err := kubelet.New(kubelet.Config{
 		NodeName:             c.node,
 		Client:               client,
@@ -245,6 +247,7 @@ func (c kubeletSpec) serve(ctx context.Context, ln net.Listener, log *slog.Logge
 		NodeIP:               loopback,
 		Logger:               log,
 		TLS:                  tlsConfig,
+		Authentication:       kubeletconfig.KubeletAuthentication{X509: kubeletconfig.KubeletX509Authentication{ClientCAFile: clientCA}},
 		MaxStreamingSessions: c.maxSessions,
 		TracingEndpoint:      c.tracingEndpoint,
 		Faults:               c.faults,

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,8 @@ type Config struct {
 	// RedirectCode is Redirect's status: 301, 302, 303, 307 or 308.
 	RedirectCode int
 	// Log receives one line per request: method, path, and what the
-	// gateway did.
+	// gateway did; an upgrade's as the 101 passes, before the session
+	// runs, others' once answered.
 	Log io.Writer
 }
 
@@ -81,7 +83,8 @@ func New(cfg Config) (http.Handler, error) {
 		},
 		Transport: cfg.Transport,
 		// Watches and logs stream: pass each write on at once.
-		FlushInterval: -1,
+		FlushInterval:  -1,
+		ModifyResponse: g.logUpgrade,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			http.Error(w, "the gateway cannot reach the apiserver ("+err.Error()+")", http.StatusBadGateway)
 		},
@@ -95,12 +98,43 @@ type gateway struct {
 	logMu sync.Mutex
 }
 
+// logged marks a request whose line logUpgrade wrote.
+type logged struct {
+	r    *http.Request
+	done bool
+}
+
+type loggedKey struct{}
+
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := httpserver.Record(w)
+	entry := &logged{}
+	r = r.WithContext(context.WithValue(r.Context(), loggedKey{}, entry))
+	entry.r = r
 	did := g.serve(rec, r)
+	if !entry.done {
+		g.log(r, rec.Status(), did)
+	}
+}
+
+// logUpgrade logs a switch of protocols as it passes to the client, not
+// once the session is over: the client (kubectl exec) may be gone, and
+// the reader of the log on to the next thing, before the proxy's copies
+// have ended.
+func (g *gateway) logUpgrade(res *http.Response) error {
+	entry, ok := res.Request.Context().Value(loggedKey{}).(*logged)
+	if !ok || res.StatusCode != http.StatusSwitchingProtocols {
+		return nil
+	}
+	g.log(entry.r, res.StatusCode, g.proxied(entry.r))
+	entry.done = true
+	return nil
+}
+
+func (g *gateway) log(r *http.Request, status int, did string) {
 	g.logMu.Lock()
 	defer g.logMu.Unlock()
-	fmt.Fprintf(g.cfg.Log, "%s %s -> %d%s\n", r.Method, r.URL.Path, rec.Status(), did)
+	fmt.Fprintf(g.cfg.Log, "%s %s -> %d%s\n", r.Method, r.URL.Path, status, did)
 }
 
 // serve answers r and says what it did beyond the status, for the log.
@@ -123,6 +157,11 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		return " (WebSocket refused)"
 	}
 	g.proxy.ServeHTTP(w, r)
+	return g.proxied(r)
+}
+
+// proxied says where r went upstream, and as what upgrade.
+func (g *gateway) proxied(r *http.Request) string {
 	path, _ := g.upstreamPath(r.URL)
 	if httpstream.IsUpgradeRequest(r) {
 		return " from " + path + " (upgrade: " + r.Header.Get("Upgrade") + ")"

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +116,10 @@ func TestProxy(t *testing.T) {
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			t.Fatalf("%s upgrade: %s", kind, resp.Status)
 		}
+		// Logged as the 101 passed, while the session runs.
+		if line := "exec -> 101 from /api/v1/namespaces/default/pods/demo/exec (upgrade: " + kind + ")\n"; !strings.HasSuffix(log.String(), line) {
+			t.Errorf("log during the %s session:\n%s\nwant it to end with %q", kind, log.String(), line)
+		}
 		fmt.Fprint(conn, "ping")
 		buf := make([]byte, 4)
 		if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "ping" {
@@ -146,14 +149,8 @@ func TestProxy(t *testing.T) {
 		"GET " + prefix + "/api/v1/namespaces/default/pods/demo/exec -> 101 from /api/v1/namespaces/default/pods/demo/exec (upgrade: websocket)\n" +
 		"GET " + prefix + "/api/v1/namespaces/default/pods/demo/exec -> 101 from /api/v1/namespaces/default/pods/demo/exec (upgrade: SPDY/3.1)\n" +
 		"GET /api/v1/pods -> 404\n"
-	// A session is logged when it ends, after the requests that followed.
-	sorted := func(s string) string {
-		lines := strings.Split(strings.TrimSpace(s), "\n")
-		slices.Sort(lines)
-		return strings.Join(lines, "\n")
-	}
-	if !waitFor(func() bool { return sorted(log.String()) == sorted(wantLog) }) {
-		t.Errorf("log:\n%s\nwant, in any order:\n%s", log.String(), wantLog)
+	if got := log.String(); got != wantLog {
+		t.Errorf("log:\n%s\nwant:\n%s", got, wantLog)
 	}
 }
 

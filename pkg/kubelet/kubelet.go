@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/component-base/featuregate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	kubeletconfig "k8s.io/kubelet/config/v1beta1"
 
 	"github.com/execlab/execlab/pkg/faults"
 	"github.com/execlab/execlab/pkg/kubelet/server"
@@ -49,9 +50,16 @@ type Config struct {
 	NodeIP string
 	// Logger receives the kubelet's log; default slog.Default().
 	Logger *slog.Logger
-	// TLS, when set, serves the API over TLS and requires a client
-	// certificate of system:masters (server.Options.TLS).
+	// TLS, when set, serves the API over TLS, and Authentication and
+	// Authorization guard it (server.Options.TLS, server.NewAuth).
 	TLS *tls.Config
+	// Authentication and Authorization are the KubeletConfiguration's,
+	// with its defaults (config.go): client certificates of
+	// Authentication.X509.ClientCAFile, bearer tokens reviewed by the
+	// apiserver, no anonymous requests, and each request authorized by the
+	// apiserver (Webhook).
+	Authentication kubeletconfig.KubeletAuthentication
+	Authorization  kubeletconfig.KubeletAuthorization
 	// TracingEndpoint, when not empty, is the OTLP/HTTP collector the
 	// kubelet API's requests and the CRI calls made for them are traced to
 	// (pkg/tracing), as with upstream's KubeletTracing.
@@ -104,6 +112,9 @@ type Kubelet struct {
 	log    *slog.Logger
 	client kubernetes.Interface
 	nodeIP string
+
+	// auth guards the API when it is served over TLS; set in New.
+	auth *server.Auth
 
 	// Set in Run before anything reads them.
 	runtime        *remoteRuntime
@@ -166,6 +177,14 @@ func New(cfg Config) (*Kubelet, error) {
 	if net.ParseIP(cfg.NodeIP) == nil {
 		return nil, fmt.Errorf("kubelet: node IP %q is not an IP address", cfg.NodeIP)
 	}
+	defaultAuth(&cfg.Authentication, &cfg.Authorization)
+	var auth *server.Auth
+	if cfg.TLS != nil {
+		var err error
+		if auth, err = server.NewAuth(cfg.Client, cfg.NodeName, cfg.Authentication, cfg.Authorization); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -174,6 +193,7 @@ func New(cfg Config) (*Kubelet, error) {
 		cfg:          cfg,
 		log:          slog.New(tracing.LogHandler(log.Handler())).With("node", cfg.NodeName),
 		client:       cfg.Client,
+		auth:         auth,
 		nodeIP:       cfg.NodeIP,
 		crashBackOff: newCrashLoopBackOff(cfg.MaxContainerRestartPeriod),
 		imageBackOff: flowcontrol.NewBackOff(backOffPeriod, maxImageBackOff),
@@ -244,7 +264,7 @@ func (k *Kubelet) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stopEvents := k.startEvents(ctx)
 	defer stopEvents()
-	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
+	srv := server.NewServer(k, server.Options{TLS: k.cfg.TLS, Auth: k.auth, MaxStreamingSessions: k.cfg.MaxStreamingSessions, Logger: k.log, TracerProvider: tp.TracerProvider(),
 		Faults: k.cfg.Faults, RedirectContainerStreaming: k.cfg.RedirectContainerStreaming})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

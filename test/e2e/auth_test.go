@@ -2,8 +2,14 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -186,7 +192,7 @@ func TestKubeletRefusesStrangers(t *testing.T) {
 	}{
 		{"no client certificate", shared.Nodes[0].Kubelet.URL, nil, http.StatusUnauthorized, "Unauthorized", ""},
 		{"a node's certificate", shared.Nodes[0].Kubelet.URL, []tls.Certificate{nodeCert}, http.StatusForbidden,
-			"Forbidden (user=" + pki.KubeletClientUser + ", verb=create, resource=nodes, subresource=proxy)", ""},
+			"Forbidden (user=" + pki.KubeletClientUser + ", verb=create, resource=nodes, subresource(s)=[proxy])", ""},
 		// The same subject as the apiserver's, from another CA.
 		{"a certificate of another CA", shared.Nodes[0].Kubelet.URL, []tls.Certificate{foreignCert}, 0, "", "tls: "},
 		{"plain HTTP", strings.Replace(shared.Nodes[0].Kubelet.URL, "https:", "http:", 1), nil, http.StatusBadRequest,
@@ -264,4 +270,86 @@ func userKubeconfig(t *testing.T, s *execlabtest.Stack, token string) string {
 func lastLine(s string) string {
 	lines := strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
 	return lines[len(lines)-1] + "\n"
+}
+
+// TestKubeletWebhookAuth: the kubelet authenticates and authorizes as
+// upstream's in Webhook mode, asking the apiserver: a kubeadm-style
+// apiserver client certificate (CN=kube-apiserver-kubelet-client, in no
+// group) gets in once a rule allows it nodes/proxy; a bearer token is
+// reviewed by the apiserver, and its user refused without such a rule.
+func TestKubeletWebhookAuth(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, execlabtest.Options{
+		Users:  []execlabtest.User{{Name: "viewer", Token: "viewer-token"}},
+		Policy: "rules:\n- users: [kube-apiserver-kubelet-client]\n  verbs: [get, create]\n  resources: [nodes/proxy]\n",
+	})
+	cas, err := pki.CertPool(s.CertDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeadmCert := signClientCert(t, s.CertDir, "kube-apiserver-kubelet-client")
+	kubelet := s.Nodes[0].Kubelet.URL
+	for _, tc := range []struct {
+		name, method, path, token string
+		certs                     []tls.Certificate
+		status                    int
+		body                      string
+	}{
+		{"kubeadm-style certificate, /pods", "GET", "/pods", "", []tls.Certificate{kubeadmCert}, 200, `"kind":"PodList"`},
+		{"kubeadm-style certificate, exec", "POST", "/exec/default/demo/main?command=true&output=1", "", []tls.Certificate{kubeadmCert}, 400, "Upgrade request required"},
+		{"viewer's token", "GET", "/pods", "viewer-token", nil, 403, "Forbidden (user=viewer, verb=get, resource=nodes, subresource(s)=[pods proxy])"},
+		{"unknown token", "GET", "/pods", "no-such-token", nil, 401, "Unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cas, Certificates: tc.certs}}}
+			defer client.CloseIdleConnections()
+			req, err := http.NewRequest(tc.method, kubelet+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.body) {
+				t.Errorf("got %d %q, want %d with %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+		})
+	}
+}
+
+// signClientCert issues a client certificate for cn, in no group, from
+// the stack's CA.
+func signClientCert(t *testing.T, certDir, cn string) tls.Certificate {
+	t.Helper()
+	ca, err := pki.KeyPair(certDir, pki.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(ca.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, ca.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

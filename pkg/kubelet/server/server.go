@@ -54,9 +54,11 @@ type HostInterface interface {
 
 // Options says how to serve the kubelet API.
 type Options struct {
-	// TLS, when set, serves the API over TLS and requires a client
-	// certificate of system:masters (see LoadServingTLS and authFilter).
+	// TLS, when set, serves the API over TLS (see LoadServingTLS).
 	TLS *tls.Config
+	// Auth, when set, authenticates and authorizes every request (see
+	// NewAuth); unset, the API serves anyone, as upstream's without auth.
+	Auth *Auth
 	// MaxStreamingSessions bounds the exec, attach and port-forward
 	// sessions served at once; past it a request gets 429. Default
 	// streaming.DefaultMaxSessions. Upstream has no such bound.
@@ -126,8 +128,8 @@ func NewServer(host HostInterface, opts Options) *Server {
 		faults:   opts.Faults,
 		redirect: opts.RedirectContainerStreaming,
 	}
-	if s.tls != nil {
-		cont.Filter(authFilter)
+	if opts.Auth != nil {
+		cont.Filter(opts.Auth.filter(log))
 	}
 	s.InstallAuthNotRequiredHandlers()
 	s.InstallDebuggingHandlers()
