@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -43,38 +44,14 @@ func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 		serve = func() { serveAPIVersions(w, r) }
 	case "/apis", "/apis/":
 		serve = func() {
-			writeDocument(w, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{authenticationGroup, authorizationGroup, coordinationGroup}})
+			list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
+			for _, g := range apiGroups {
+				list.Groups = append(list.Groups, g.discovery())
+			}
+			writeDocument(w, list)
 		}
 	case "/api/v1", "/api/v1/":
 		serve = func() { writeDocument(w, coreV1Resources()) }
-	case "/apis/authentication.k8s.io", "/apis/authentication.k8s.io/":
-		serve = func() {
-			g := authenticationGroup
-			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
-			writeDocument(w, &g)
-		}
-	case "/apis/authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/":
-		serve = func() { writeDocument(w, authenticationV1Resources) }
-	case "/apis/authorization.k8s.io", "/apis/authorization.k8s.io/":
-		serve = func() {
-			g := authorizationGroup
-			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
-			writeDocument(w, &g)
-		}
-	case "/apis/authorization.k8s.io/v1", "/apis/authorization.k8s.io/v1/":
-		serve = func() { writeDocument(w, authorizationV1Resources) }
-	case "/apis/coordination.k8s.io", "/apis/coordination.k8s.io/":
-		serve = func() {
-			g := coordinationGroup
-			g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
-			writeDocument(w, &g)
-		}
-	case "/apis/coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1/":
-		serve = func() {
-			list := groupVersionResources(coordinationv1.SchemeGroupVersion)
-			list.APIVersion = "v1"
-			writeDocument(w, list)
-		}
 	case "/openapi/v2":
 		serve = func() { serveOpenAPIv2(w, r) }
 	case "/openapi/v3", "/openapi/v3/":
@@ -84,8 +61,11 @@ func ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 	case "/openapi/v3/apis/coordination.k8s.io/v1":
 		serve = func() { writeBody(w, "application/json", openAPI.v3[coordinationv1.SchemeGroupVersion]) }
 	default:
-		WriteError(w, r, ErrNotFoundPath())
-		return
+		serve = serveGroup(w, strings.TrimSuffix(r.URL.Path, "/"))
+		if serve == nil {
+			WriteError(w, r, ErrNotFoundPath())
+			return
+		}
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		WriteError(w, r, ErrMethodNotAllowedPath())
@@ -165,51 +145,59 @@ func groupVersionResources(gv schema.GroupVersion) *metav1.APIResourceList {
 	}
 }
 
-var authorizationGV = authorizationv1.SchemeGroupVersion
-
-// authorizationGroup is the discovery entry of authorization.k8s.io, which
-// serves SelfSubjectAccessReview and SubjectAccessReview (the apiserver's
-// reviews.go).
-var authorizationGroup = metav1.APIGroup{
-	Name:             authorizationGV.Group,
-	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version}},
-	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authorizationGV.String(), Version: authorizationGV.Version},
+// apiGroup is one group of /apis, with its one version's resources.
+type apiGroup struct {
+	gv        schema.GroupVersion
+	resources func() *metav1.APIResourceList
 }
 
-// coordinationGroup is the discovery entry of coordination.k8s.io, which
-// serves the nodes' Leases.
-var coordinationGroup = metav1.APIGroup{
-	Name:             coordinationv1.GroupName,
-	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: coordinationv1.SchemeGroupVersion.String(), Version: "v1"}},
-	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: coordinationv1.SchemeGroupVersion.String(), Version: "v1"},
+// apiGroups are the groups besides the core one, in kube-apiserver's order:
+// the reviews of authentication and authorization (the apiserver's
+// reviews.go) and the nodes' Leases.
+var apiGroups = []apiGroup{
+	{authenticationv1.SchemeGroupVersion, reviewResources(authenticationv1.SchemeGroupVersion, "SelfSubjectReview", "TokenReview")},
+	{authorizationv1.SchemeGroupVersion, reviewResources(authorizationv1.SchemeGroupVersion, "SelfSubjectAccessReview", "SubjectAccessReview")},
+	{coordinationv1.SchemeGroupVersion, func() *metav1.APIResourceList { return groupVersionResources(coordinationv1.SchemeGroupVersion) }},
 }
 
-var authorizationV1Resources = &metav1.APIResourceList{
-	TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
-	GroupVersion: authorizationGV.String(),
-	APIResources: []metav1.APIResource{
-		{Name: "selfsubjectaccessreviews", SingularName: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}},
-		{Name: "subjectaccessreviews", SingularName: "subjectaccessreview", Kind: "SubjectAccessReview", Verbs: []string{"create"}},
-	},
+func (g apiGroup) discovery() metav1.APIGroup {
+	version := metav1.GroupVersionForDiscovery{GroupVersion: g.gv.String(), Version: g.gv.Version}
+	return metav1.APIGroup{Name: g.gv.Group, Versions: []metav1.GroupVersionForDiscovery{version}, PreferredVersion: version}
 }
 
-var authenticationGV = authenticationv1.SchemeGroupVersion
-
-// authenticationGroup is the discovery entry of authentication.k8s.io, which
-// serves TokenReview and SelfSubjectReview (the apiserver's reviews.go).
-var authenticationGroup = metav1.APIGroup{
-	Name:             authenticationGV.Group,
-	Versions:         []metav1.GroupVersionForDiscovery{{GroupVersion: authenticationGV.String(), Version: authenticationGV.Version}},
-	PreferredVersion: metav1.GroupVersionForDiscovery{GroupVersion: authenticationGV.String(), Version: authenticationGV.Version},
+// serveGroup serves /apis/GROUP and /apis/GROUP/VERSION, or is nil for
+// any other path.
+func serveGroup(w http.ResponseWriter, path string) func() {
+	for _, g := range apiGroups {
+		switch path {
+		case "/apis/" + g.gv.Group:
+			return func() {
+				doc := g.discovery()
+				doc.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
+				writeDocument(w, &doc)
+			}
+		case "/apis/" + g.gv.String():
+			return func() {
+				list := g.resources()
+				list.APIVersion = "v1"
+				writeDocument(w, list)
+			}
+		}
+	}
+	return nil
 }
 
-var authenticationV1Resources = &metav1.APIResourceList{
-	TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
-	GroupVersion: authenticationGV.String(),
-	APIResources: []metav1.APIResource{
-		{Name: "selfsubjectreviews", SingularName: "selfsubjectreview", Kind: "SelfSubjectReview", Verbs: []string{"create"}},
-		{Name: "tokenreviews", SingularName: "tokenreview", Kind: "TokenReview", Verbs: []string{"create"}},
-	},
+// reviewResources lists review kinds, which are only created: plural and
+// singular are the kind in lower case.
+func reviewResources(gv schema.GroupVersion, kinds ...string) func() *metav1.APIResourceList {
+	return func() *metav1.APIResourceList {
+		list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList"}, GroupVersion: gv.String()}
+		for _, kind := range kinds {
+			singular := strings.ToLower(kind)
+			list.APIResources = append(list.APIResources, metav1.APIResource{Name: singular + "s", SingularName: singular, Kind: kind, Verbs: []string{"create"}})
+		}
+		return list
+	}
 }
 
 // writeDocument writes a discovery document as the JSON serializer does:
