@@ -94,9 +94,15 @@ func NewAuth(client kubernetes.Interface, nodeName string, authn kubeletconfig.K
 		WebhookRetryBackoff: &backoff,
 	}
 	if f := authn.X509.ClientCAFile; f != "" {
-		cas, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca-bundle", f)
+		// Read once: upstream's file provider also reloads the file, with a
+		// work queue whose goroutines would outlive a kubelet in a test.
+		pem, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("kubelet auth: client CA: %w", err)
+		}
+		cas, err := dynamiccertificates.NewStaticCAContent("client-ca-bundle", pem)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet auth: client CA %s: %w", f, err)
 		}
 		authnConfig.ClientCertificateCAContentProvider = cas
 	}
