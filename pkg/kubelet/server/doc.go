@@ -14,6 +14,8 @@
 //	server.go         Server, HostInterface, the routes, /pods, /healthz, pprof,
 //	                  the session limit, Serve and Stop
 //	auth.go           TLS from the kubelet's flags; authentication and authorization
+//	                  by TokenReview and SubjectAccessReview (cmd/kubelet/app/auth.go,
+//	                  pkg/kubelet/server/auth.go and server.go InstallAuthFilter)
 //	exec.go           serveStream: exec and attach, and the proxy to the runtime
 //	portforward.go    servePortForward: port-forward over SPDY or tunnelled WebSocket
 //	containerlogs.go  serveContainerLogs: /containerLogs and its query
