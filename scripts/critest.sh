@@ -59,7 +59,7 @@ build
 ((EUID == 0)) || say "warning: not root: the web server specs cannot serve on port 80"
 
 start=$SECONDS
-(cd "$repo" && go build -o bin/ ./cmd/fake-cri ./cmd/imagebin)
+(cd "$repo" && go build -o bin/ ./cmd/fake-cri ./cmd/fake-cri-shim ./cmd/imagebin)
 work=$(mktemp -d /tmp/critest.XXXXXX)
 rm -rf "$logs"
 mkdir -p "$logs"

@@ -3,11 +3,12 @@
 // that Exec, Attach and PortForward answer.
 //
 //	fake-cri --listen unix:///abs/fake-cri.sock --root DIR [--stream-address 127.0.0.1:0] [--debug-address ADDR]
-//	         [--unknown-images generic|not-found] [--busybox PATH] [--imagebin PATH]
+//	         [--unknown-images generic|not-found] [--busybox PATH] [--imagebin PATH] [--shim PATH]
 //
-// SIGINT or SIGTERM stops it gracefully. A real runtime's containers outlive
-// it; these are its child processes and die with it (Pdeathsig). A fake-cri
-// restarted on the same root lists them as exited, code 255, reason Unknown.
+// SIGINT or SIGTERM stops it gracefully. As a real runtime's, its
+// containers outlive it: each main process runs under a fake-cri-shim, and
+// a fake-cri restarted on the same root finds them again. Execs are its
+// child processes and die with it (Pdeathsig).
 package main
 
 import (
@@ -51,6 +52,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar((*string)(&opts.UnknownImages), "unknown-images", string(fakecri.UnknownImagesGeneric), "pulling an image the catalogue does not know: generic (a generic image) or not-found (fail, as a registry without it)")
 	fs.StringVar(&opts.Busybox, "busybox", "", "busybox binary for the images' applets (default: /bin/busybox, /usr/bin/busybox or in PATH)")
 	fs.StringVar(&opts.ImageBin, "imagebin", "", "cmd/imagebin binary for agnhost, nginx, httpd and pause (default: beside fake-cri, or in PATH)")
+	fs.StringVar(&opts.Shim, "shim", "", "cmd/fake-cri-shim binary, which keeps each container running while fake-cri is away (default: beside fake-cri, or in PATH)")
 	fs.StringVar(&opts.DebugAddress, "debug-address", "", "serve net/http/pprof at this address (off when empty)")
 	fs.StringVar(&opts.TracingEndpoint, "tracing-endpoint", "", "OTLP/HTTP collector to send traces to, such as http://127.0.0.1:4318 (off when empty)")
 	fs.Var(&opts.Faults, "fault", "inject a fault into the CRI calls or the streaming server: "+faults.Syntax)

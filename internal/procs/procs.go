@@ -1,6 +1,7 @@
 // Package procs reads the process table (/proc) for what must find
 // processes whatever became of their parents: fake-cri's sessions after a
-// crash, a stack's leftovers at `down`.
+// crash, a stack's leftovers at `down`. Sessions records the sessions a
+// runtime leads, so that they can be found and ended.
 package procs
 
 import (

@@ -31,7 +31,7 @@
 //	component.go   Component: one running part, its PID, Kill, Stop, log, readiness
 //	inprocess.go   running a component in a goroutine, under its pprof labels
 //	process.go     running one as a process: PID file, SIGTERM then SIGKILL, detached or not
-//	leftovers.go   what Stop kills last: a killed fake-cri's sessions, any process marked as the stack's
+//	leftovers.go   what Stop kills last: fake-cri's containers and shims, a killed fake-cri's execs, any process marked as the stack's
 //	security.go    the PKI, token and policy files; WriteKubeconfig
 //	pods.go        CreatePod, WaitPod, WaitPodGone, DeletePods
 //	goroutines.go  Goroutines, GoroutineDump: by label in this process, by pprof over HTTP;

@@ -19,8 +19,9 @@ const stackEnv = "EXECLAB_STACK"
 func (s *Stack) mark() string { return stackEnv + "=" + s.opts.StateDir }
 
 // endLeftovers kills, once the components are stopped, what they left
-// running: the sessions of each fake-cri that was killed before it could
-// end them (fakecri.EndSessions), and any process marked with the stack's
+// running: each fake-cri's containers and their shims, which outlive it as
+// containerd's do, and what a fake-cri killed before it could end its
+// execs left (fakecri.EndSessions); and any process marked with the stack's
 // state directory (stackEnv) that is still alive; and waits until they
 // are gone.
 func (s *Stack) endLeftovers() ([]procs.Process, error) {
@@ -34,8 +35,14 @@ func (s *Stack) endLeftovers() ([]procs.Process, error) {
 		ended = append(ended, e...)
 		errs = append(errs, err)
 	}
+	// A fake-cri's shims carry the mark too (they inherit its
+	// environment): each is named once.
+	seen := map[int]bool{}
+	for _, p := range ended {
+		seen[p.PID] = true
+	}
 	for _, pid := range procs.All() {
-		if pid == os.Getpid() || !procs.HasEnv(pid, s.mark()) {
+		if pid == os.Getpid() || seen[pid] || !procs.HasEnv(pid, s.mark()) {
 			continue
 		}
 		if p, ok := procs.Kill(pid); ok {

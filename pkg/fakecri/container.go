@@ -244,6 +244,43 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 	if s.getState() != runtimeapi.PodSandboxState_SANDBOX_READY {
 		return fmt.Errorf("sandbox container %q is not running", s.id)
 	}
+	rt.prepare(c, s)
+	// Taken before the task starts: a task that exits at once has its exit
+	// time from its shim, which must not come first.
+	startedAt := time.Now().UnixNano()
+	cio, err := newContainerIO(c.logPath, c.config.GetTty())
+	if err != nil {
+		return fmt.Errorf("failed to create container loggers: %w", err)
+	}
+	var t task
+	if argv := processArgs(c.config, c.image.Config); len(argv) == 0 {
+		t = newIdleTask()
+	} else {
+		spec := procSpec{argv: argv, env: c.env, dir: c.wd, files: c.files, tty: c.config.GetTty(), stdin: c.config.GetStdin(), sessions: rt.sessions()}
+		if t, err = rt.startTask(c, spec); err != nil {
+			cio.finish()
+			return fmt.Errorf("failed to start container %q: %w", c.id, err)
+		}
+	}
+	cio.pipe(t.stdio())
+	if !rt.addMonitor() {
+		t.kill()
+		t.wait()
+		t.delete()
+		cio.finish()
+		return errors.New("runtime is shutting down")
+	}
+	c.task, c.io = t, cio
+	c.status.state = runtimeapi.ContainerState_CONTAINER_RUNNING
+	c.status.startedAt = startedAt
+	c.status.pid = t.processID()
+	go rt.monitor(c)
+	return nil
+}
+
+// prepare sets what c's processes, main and execs, start with: the
+// environment, the working directory and the image's files.
+func (rt *Runtime) prepare(c *container, s *sandbox) {
 	c.env = environ(c.config, s.config, c.image.Config)
 	c.wd = filepath.Join(c.dir, workDirName)
 	for _, wd := range []string{c.config.GetWorkingDir(), c.image.Config.WorkingDir} {
@@ -255,35 +292,6 @@ func (rt *Runtime) start(c *container, s *sandbox) error {
 		}
 	}
 	c.files = rt.tools.files(c.image.Ref)
-	cio, err := newContainerIO(c.logPath, c.config.GetTty())
-	if err != nil {
-		return fmt.Errorf("failed to create container loggers: %w", err)
-	}
-	var t task
-	var p *process
-	if argv := processArgs(c.config, c.image.Config); len(argv) == 0 {
-		t = newIdleTask()
-	} else {
-		spec := procSpec{argv: argv, env: c.env, dir: c.wd, files: c.files, tty: c.config.GetTty(), stdin: c.config.GetStdin(), sessions: rt.sessions()}
-		if p, err = startProcess(spec); err != nil {
-			cio.finish()
-			return fmt.Errorf("failed to start container %q: %w", c.id, err)
-		}
-		t = p
-	}
-	cio.pipe(p)
-	if !rt.addMonitor() {
-		t.kill()
-		t.wait()
-		cio.finish()
-		return errors.New("runtime is shutting down")
-	}
-	c.task, c.io = t, cio
-	c.status.state = runtimeapi.ContainerState_CONTAINER_RUNNING
-	c.status.startedAt = time.Now().UnixNano()
-	c.status.pid = t.processID()
-	go rt.monitor(c)
-	return nil
 }
 
 // processArgs is the container's command line, the image's entrypoint and
@@ -335,13 +343,15 @@ func environ(cfg *runtimeapi.ContainerConfig, sbCfg *runtimeapi.PodSandboxConfig
 }
 
 // monitor waits for a container's main task to end, then ends the rest of
-// the container: its execs, its output, its log.
+// the container: its execs, its output, its log; it records the exit and
+// deletes the task. A task the runtime let go of (Close) is left running
+// with nothing recorded, for the next fake-cri to find.
 func (rt *Runtime) monitor(c *container) {
 	defer rt.monitors.Done()
 	c.mu.Lock()
 	t, cio := c.task, c.io
 	c.mu.Unlock()
-	code := t.wait()
+	exit := t.wait()
 	c.mu.Lock()
 	c.ended = true
 	execs := c.takeExecs()
@@ -349,19 +359,26 @@ func (rt *Runtime) monitor(c *container) {
 	for _, p := range execs {
 		p.kill()
 	}
+	if exit.released {
+		cio.detach()
+		rt.log.Info("container left running", "id", c.id, "name", c.name, "pid", t.processID())
+		close(c.exited)
+		return
+	}
 	cio.finish()
 	c.mu.Lock()
 	c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
-	c.status.finishedAt = time.Now().UnixNano()
-	c.status.exitCode = int32(code)
+	c.status.finishedAt = exit.at
+	c.status.exitCode = int32(exit.code)
 	c.status.pid = 0
 	c.mu.Unlock()
-	// After Close the exit is not recorded: the next fake-cri finds the
-	// container lost, as after a crash.
+	// After Close the exit is not recorded: the next fake-cri learns it
+	// from the shim, or finds the container lost, as after a crash.
 	if !rt.isClosed() {
 		rt.save(c)
+		t.delete()
 	}
-	rt.log.Info("container exited", "id", c.id, "name", c.name, "exitCode", code)
+	rt.log.Info("container exited", "id", c.id, "name", c.name, "exitCode", exit.code)
 	close(c.exited)
 }
 
@@ -375,8 +392,10 @@ func (c *container) takeExecs() []*process {
 	return ps
 }
 
-// killAll kills the main task and every exec at once.
-func (c *container) killAll() {
+// release lets go of the container at Close: every exec is killed (it is
+// fake-cri's child), and the main task is released, to run on under its
+// shim (task.release).
+func (c *container) release() {
 	c.mu.Lock()
 	t := c.task
 	running := c.status.state == runtimeapi.ContainerState_CONTAINER_RUNNING
@@ -386,7 +405,7 @@ func (c *container) killAll() {
 		p.kill()
 	}
 	if running {
-		t.kill()
+		t.release()
 	}
 }
 

@@ -24,7 +24,7 @@ type containerIO struct {
 	stdout *broadcaster
 	stderr *broadcaster // nil with a TTY
 
-	// Set by pipe: the process's stdin (nil unless Config.Stdin or a TTY)
+	// Set by pipe: the task's stdin (nil unless Config.Stdin or a TTY)
 	// and its terminal.
 	stdin io.WriteCloser
 	pty   *os.File
@@ -55,15 +55,15 @@ func newContainerIO(logPath string, tty bool) (*containerIO, error) {
 	return cio, nil
 }
 
-// pipe starts copying p's output; p is nil for a task that runs nothing.
-func (cio *containerIO) pipe(p *process) {
-	if p == nil {
-		return
+// pipe starts copying the output of the task whose stdio s is; nothing for
+// a task that runs nothing.
+func (cio *containerIO) pipe(s stdio) {
+	cio.stdin, cio.pty = s.stdin, s.pty
+	if s.stdout != nil {
+		cio.pump(s.stdout, cio.stdout)
 	}
-	cio.stdin, cio.pty = p.stdin, p.pty
-	cio.pump(p.stdout, cio.stdout)
-	if p.stderr != nil {
-		cio.pump(p.stderr, cio.stderr)
+	if s.stderr != nil {
+		cio.pump(s.stderr, cio.stderr)
 	}
 }
 
@@ -108,11 +108,35 @@ func (cio *containerIO) closeStdinFile() {
 // finish is called once the process has exited: it lets its output drain,
 // ends every attached client's stream and closes the log.
 func (cio *containerIO) finish() {
+	drain(&cio.pumps, cio.sources, cio.aborts()...)
+	cio.end()
+}
+
+// detach is called once the runtime has let go of a task that runs on
+// (released): the copies stop now, and what the task writes next waits in
+// its shim's pipes for the next fake-cri.
+func (cio *containerIO) detach() {
+	for _, src := range cio.sources {
+		src.Close()
+	}
+	for _, abort := range cio.aborts() {
+		abort()
+	}
+	cio.pumps.Wait()
+	cio.end()
+}
+
+func (cio *containerIO) aborts() []func() {
 	aborts := []func(){cio.stdout.abort}
 	if cio.stderr != nil {
 		aborts = append(aborts, cio.stderr.abort)
 	}
-	drain(&cio.pumps, cio.sources, aborts...)
+	return aborts
+}
+
+// end ends every attached client's stream and closes the log and the
+// runtime's ends of the stdio.
+func (cio *containerIO) end() {
 	cio.stdout.close()
 	if cio.stderr != nil {
 		cio.stderr.close()

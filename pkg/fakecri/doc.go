@@ -25,10 +25,15 @@
 //     container has no root file system, network, PID, IPC or UTS namespace
 //     and no cgroups of its own; docs/fake-runtime.md says what follows.
 //   - Every process (main or exec) leads a session and process group of its
-//     own and gets SIGKILL if fake-cri dies (Pdeathsig). Each session is
-//     recorded under Root while it lives, so that what its leader started
-//     is ended when fake-cri starts again, or by the stack's `down`
-//     (EndSessions). When a main process
+//     own. A main process runs under a shim (package shim, cmd/fake-cri-shim),
+//     its parent outside fake-cri's process tree, as containerd-shim-runc-v2
+//     runs a container for containerd: it keeps running while fake-cri is
+//     away, and a restarted fake-cri finds it again. An exec is fake-cri's
+//     child and gets SIGKILL if fake-cri dies (Pdeathsig), as does a main
+//     process when there is no shim (Config.Shim). Each session is recorded
+//     under Root while it lives, so that what its leader started is ended
+//     when fake-cri starts again, or by the stack's `down` (EndSessions),
+//     which ends the containers too. When a main process
 //     exits, everything left in its session and every exec of the container
 //     is killed, as the kernel does when a PID namespace's init exits. When
 //     an exec's command exits, what it left in its session is killed too
@@ -61,10 +66,16 @@
 //     streaming server reports as an InternalError.
 //
 // State: sandboxes, containers and images are kept as JSON under Root. A
-// restarted fake-cri lists what it had; containers that were running lost
-// their processes with it and read EXITED, exit code 255, reason "Unknown",
-// and their sandboxes NOTREADY, which is what containerd reports for tasks it
-// finds gone when it recovers (internal/cri/server/restart.go).
+// restarted fake-cri lists what it had and connects to each running
+// container's shim again: the container is still RUNNING, with the same
+// process, or EXITED with the code and time its shim saw while fake-cri was
+// away (what it wrote meanwhile waited in the shim's pipes, and is logged
+// now). A container whose shim is gone lost its process and reads EXITED,
+// exit code 255, reason "Unknown", which is what containerd reports for
+// tasks it finds gone when it recovers (internal/cri/server/restart.go);
+// without a shim that is every running container, and their sandboxes are
+// NOTREADY. A shim killed while fake-cri runs takes its process with it:
+// exit code 137, as containerd records a task whose shim died.
 //
 // Images: there is no registry. PullImage of an image that package catalog
 // knows records it with its real configuration, under the digest of that
@@ -95,7 +106,7 @@
 //	                      (what runc does for a container's processes)
 //	pipes.go              an exec's stdio pipes: grown for bulk transfers, read in large
 //	                      chunks into pooled buffers held only while data is there
-//	sessions.go           the sessions recorded under Root; EndSessions, what a killed
+//	sessions.go           the sessions recorded under Root; EndSessions, what a
 //	                      fake-cri left running (runtime/v2/manager.go loadShims)
 //	attach.go             Runtime.Attach: a client joins the main process's stdio
 //	                      (server/container_attach.go)
@@ -120,7 +131,8 @@
 //	                      (server/container_status.go, container_list.go, container_log_reopen.go)
 //	stats.go              ContainerStats, ListContainerStats: /proc's counts of the container's
 //	                      processes (server/container_stats_list.go reads cgroups)
-//	task.go               a container's main task: its process, or nothing when idle
+//	task.go               a container's main task: under a shim, fake-cri's child when
+//	                      there is no shim, or nothing when idle (runtime/v2/shim.go)
 //	containerio.go        a main process's stdio: the log and attached clients
 //	                      (io/container_io.go)
 //	broadcast.go          one output stream to the log and every attached client
@@ -128,12 +140,14 @@
 //	logger.go             the CRI log format (io/logger.go)
 //	object.go             what sandboxes and containers share: IDs found by unique prefix
 //	                      (internal/truncindex), kept, forgotten, listed
-//	store.go              the records under Root, read back after a restart
+//	store.go              the records under Root, read back after a restart, and each
+//	                      running container found again through its shim
 //	                      (store/container/status.go, server/restart.go)
 //	images.go, reference.go  pulled images (server/images/image_pull.go, image_status.go),
 //	                      and references normalised as github.com/distribution/reference does
 //
-// Subpackages: catalog, the images the runtime knows and what each is made
-// of; imagebin, the Go programs of those images (cmd/imagebin), and
+// Subpackages: shim, what runs a container's main process so that it
+// outlives fake-cri (cmd/fake-cri-shim); catalog, the images the runtime
+// knows and what each is made of; imagebin, the Go programs of those images (cmd/imagebin), and
 // imagebin/pause, the pause binary (cmd/pause too).
 package fakecri

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/execlab/execlab/internal/procs"
 	"github.com/execlab/execlab/internal/testutil"
 )
 
@@ -72,12 +73,33 @@ func newEnv(t *testing.T, root string) *env {
 	return e
 }
 
+// startEnv starts a runtime on root whose shim is the test binary
+// (TestMain). Its containers outlive it, as containerd's: the test's end
+// kills them, after the cleanups registered later (stop).
 func startEnv(t *testing.T, root string) *env {
 	t.Helper()
-	rt, err := New(Config{Root: root, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ImageBin: testBinary(t)})
+	return startEnvWith(t, Config{Root: root, Shim: testBinary(t)})
+}
+
+// startEnvWith starts a runtime of cfg, with the tests' version, logger
+// and imagebin.
+func startEnvWith(t *testing.T, cfg Config) *env {
+	t.Helper()
+	root := cfg.Root
+	cfg.Version, cfg.Logger, cfg.ImageBin = "test", slog.New(slog.NewTextHandler(io.Discard, nil)), testBinary(t)
+	rt, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ended, err := EndSessions(root)
+		if err != nil {
+			t.Error(err)
+		}
+		if left := procs.WaitGone(ended, 5*time.Second); len(left) > 0 {
+			t.Errorf("still running 5 s after SIGKILL: %v", left)
+		}
+	})
 	e := &env{t: t, root: root, logDir: filepath.Join(root, "..", "logs"), rt: rt, streams: &fakeStreams{}, served: make(chan struct{})}
 	sock := filepath.Join(t.TempDir(), "cri.sock")
 	lis, err := net.Listen("unix", sock)

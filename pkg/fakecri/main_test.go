@@ -8,14 +8,19 @@ import (
 	"testing"
 
 	"github.com/execlab/execlab/pkg/fakecri/imagebin"
+	"github.com/execlab/execlab/pkg/fakecri/shim"
 )
 
 // TestMain fails the run if a test left a child process behind. Run as an
-// image's program, the test binary is imagebin (cmd/imagebin), which the
-// tests' runtimes use.
+// image's program, the test binary is imagebin (cmd/imagebin); run as a
+// shim, it is fake-cri-shim (cmd/fake-cri-shim): the tests' runtimes use
+// both.
 func TestMain(m *testing.M) {
 	if os.Getenv(imagebin.ProgramEnv) != "" {
 		os.Exit(imagebin.Main(os.Args))
+	}
+	if os.Getenv(shim.InvokedEnv) != "" {
+		os.Exit(shim.Main(os.Args))
 	}
 	code := m.Run()
 	if left := children(); len(left) > 0 && code == 0 {

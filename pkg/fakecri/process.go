@@ -32,42 +32,55 @@ type procSpec struct {
 	// stdin keeps a pipe to the process's stdin; without it (and without a
 	// TTY) stdin is /dev/null, as runc gives a process with no stdin.
 	stdin bool
-	// sessions is the directory that records the session while it lives
-	// (sessions.go).
-	sessions string
+	// sessions records the session while it lives (sessions.go).
+	sessions procs.Sessions
 }
 
-// process is one running local process. It leads its own session and process
-// group, so that signalling and killing reach what it started.
-type process struct {
-	cmd      *exec.Cmd
-	pid      int
-	sessions string
-
-	// The parent's ends of the process's stdio. With a TTY, stdin and stdout
-	// are both the pty master and stderr is nil.
+// stdio is the runtime's ends of a process's stdio. With a TTY, stdin and
+// stdout are both the terminal's master and stderr is nil.
+type stdio struct {
 	stdin  io.WriteCloser
 	stdout io.ReadCloser
 	stderr io.ReadCloser
 	pty    *os.File
+}
+
+// process is one running local process, fake-cri's child. It leads its own
+// session and process group, so that signalling and killing reach what it
+// started.
+type process struct {
+	stdio
+	cmd      *exec.Cmd
+	pid      int
+	sessions procs.Sessions
 
 	mu     sync.Mutex
 	reaped bool
 }
 
-// startProcess starts spec.argv[0], looked up in the PATH of spec.env as runc
-// does, the image's files first (lookPath).
-func startProcess(spec procSpec) (*process, error) {
+// command is the executable and environment runc would exec for spec:
+// spec.argv[0] looked up in the PATH of spec.env, the image's files first
+// (lookPath).
+func (spec procSpec) command() (path string, env []string, err error) {
 	if len(spec.argv) == 0 {
-		return nil, fmt.Errorf("no command: %w", errInvalidArgument)
+		return "", nil, fmt.Errorf("no command: %w", errInvalidArgument)
 	}
 	path, extraEnv, err := lookPath(spec.argv[0], spec.env, spec.dir, spec.files)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	env := spec.env
+	env = spec.env
 	if extraEnv != "" {
 		env = append(slices.Clone(env), extraEnv)
+	}
+	return path, env, nil
+}
+
+// startProcess starts spec's command as a child of fake-cri.
+func startProcess(spec procSpec) (*process, error) {
+	path, env, err := spec.command()
+	if err != nil {
+		return nil, err
 	}
 	cmd := &exec.Cmd{
 		Path: path,
@@ -121,7 +134,7 @@ func startProcess(spec procSpec) (*process, error) {
 		return nil, err
 	}
 	p.pid = cmd.Process.Pid
-	if err := recordSession(spec.sessions, p.pid); err != nil {
+	if err := spec.sessions.Record(p.pid); err != nil {
 		p.kill()
 		p.wait()
 		p.closeStdio()
@@ -195,7 +208,7 @@ func (p *process) kill() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.reaped {
-		killSession(p.pid)
+		procs.KillSession(p.pid)
 	}
 }
 
@@ -203,63 +216,23 @@ func (p *process) kill() {
 // reaps it and returns its exit code: the status it exited with, or 128+n
 // when signal n killed it, as runc reports.
 func (p *process) wait() int {
-	// Peek without reaping: while the process is a zombie its ID cannot be
-	// reused, so killing its session cannot hit a stranger.
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	procs.WaitExited(p.pid)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	killSession(p.pid)
-	forgetSession(p.sessions, p.pid)
+	procs.KillSession(p.pid)
+	p.sessions.Forget(p.pid)
 	p.cmd.Wait()
 	p.reaped = true
-	return exitCode(p.cmd.ProcessState)
+	return procs.ExitCode(p.cmd.ProcessState)
 }
 
-func exitCode(ps *os.ProcessState) int {
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
-
-// closeStdio closes the parent's ends of the process's stdio.
-func (p *process) closeStdio() {
-	for _, c := range []io.Closer{p.stdin, p.stdout, p.stderr} {
+// closeStdio closes the runtime's ends of the process's stdio.
+func (s stdio) closeStdio() {
+	for _, c := range []io.Closer{s.stdin, s.stdout, s.stderr} {
 		if c != nil {
 			c.Close()
 		}
 	}
-}
-
-// killSession sends SIGKILL to the process group sid and to every other
-// process of session sid: an interactive shell puts its jobs in groups of
-// their own. Only a process that left the session (setsid) escapes.
-func killSession(sid int) {
-	unix.Kill(-sid, unix.SIGKILL)
-	for _, pid := range sessionMembers(map[int]bool{sid: true}) {
-		if pid != sid {
-			unix.Kill(pid, unix.SIGKILL)
-		}
-	}
-}
-
-// sessionMembers lists the processes of the sessions sids, as /proc shows
-// them now.
-func sessionMembers(sids map[int]bool) []int {
-	var pids []int
-	for _, pid := range procs.All() {
-		if s, err := unix.Getsid(pid); err == nil && sids[s] {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // ptyReader reads a pty master, whose reads fail with EIO once the last

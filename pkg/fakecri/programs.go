@@ -50,21 +50,29 @@ func findTools(cfg Config, log *slog.Logger) *tools {
 	} else {
 		log.Warn("no busybox (Debian: apt-get install busybox-static): images' busybox commands are the host's")
 	}
-	t.imagebin = cfg.ImageBin
-	if t.imagebin == "" {
-		var beside []string
-		if self, err := os.Executable(); err == nil {
-			beside = []string{filepath.Join(filepath.Dir(self), "imagebin")}
-		}
-		t.imagebin = firstExecutable(append(beside, inPath("imagebin")...))
-	}
-	if t.imagebin != "" && executable(t.imagebin) != nil {
-		t.imagebin = ""
-	}
+	t.imagebin = companion(cfg.ImageBin, "imagebin")
 	if t.imagebin == "" {
 		log.Warn("no imagebin (go build -o bin/ ./cmd/...): agnhost, nginx, httpd and pause will not start", "imagebin", cfg.ImageBin)
 	}
 	return t
+}
+
+// companion is one of execlab's binaries that fake-cri runs: configured,
+// when set, else name beside the running executable (bin/), else in PATH;
+// "" when that is not an executable.
+func companion(configured, name string) string {
+	p := configured
+	if p == "" {
+		var beside []string
+		if self, err := os.Executable(); err == nil {
+			beside = []string{filepath.Join(filepath.Dir(self), name)}
+		}
+		p = firstExecutable(append(beside, inPath(name)...))
+	}
+	if p != "" && executable(p) != nil {
+		return ""
+	}
+	return p
 }
 
 func inPath(name string) []string {

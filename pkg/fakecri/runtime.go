@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/execlab/execlab/internal/procs"
 )
 
 // Config configures a Runtime.
@@ -29,6 +31,11 @@ type Config struct {
 	// ImageBin is cmd/imagebin's binary, which runs agnhost, nginx, httpd
 	// and pause; empty: imagebin beside the running executable, or in PATH.
 	ImageBin string
+	// Shim is cmd/fake-cri-shim's binary, which runs each container's main
+	// process so that it outlives fake-cri (pkg/fakecri/shim); empty:
+	// fake-cri-shim beside the running executable, or in PATH. Without
+	// one the main processes are fake-cri's children and die with it.
+	Shim string
 }
 
 // UnknownImagePolicy is what a pull of an image the catalogue does not know
@@ -53,6 +60,7 @@ type Runtime struct {
 	log     *slog.Logger
 	images  *imageStore
 	tools   *tools
+	shim    string // the shim's binary; "": none, main processes are children
 
 	// monitors counts the goroutines that wait for main processes.
 	monitors sync.WaitGroup
@@ -65,9 +73,10 @@ type Runtime struct {
 }
 
 // New loads the state kept under cfg.Root, if any, and returns the runtime.
-// Containers that were running when the state was saved have lost their
-// processes: they are recorded as exited, as containerd records a task it
-// cannot find when it recovers.
+// Containers that were running when the state was saved are found again
+// through their shims, running or with the exit the shim saw; one whose
+// shim is gone lost its process: it is recorded as exited, as containerd
+// records a task it cannot find when it recovers.
 func New(cfg Config) (*Runtime, error) {
 	if cfg.Root == "" {
 		return nil, errors.New("fakecri: no root directory")
@@ -83,9 +92,9 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	// What a fake-cri that died left running on this root ends now: its
-	// containers read as lost below.
-	ended, err := EndSessions(root)
+	// What the children of a fake-cri that died left running on this
+	// root ends now; the containers its shims run are found again below.
+	ended, err := procs.Sessions(filepath.Join(root, sessionsDir)).End()
 	if err != nil {
 		return nil, fmt.Errorf("fakecri: %w", err)
 	}
@@ -109,6 +118,9 @@ func New(cfg Config) (*Runtime, error) {
 		rt.log.Info("ended a process the previous fake-cri left", "pid", e.PID, "command", e.Command)
 	}
 	rt.tools = findTools(cfg, rt.log)
+	if rt.shim = companion(cfg.Shim, "fake-cri-shim"); rt.shim == "" {
+		rt.log.Warn("no fake-cri-shim (go build -o bin/ ./cmd/...): containers die with fake-cri", "shim", cfg.Shim)
+	}
 	if rt.images, err = loadImages(filepath.Join(root, imagesFile), cfg.UnknownImages); err != nil {
 		return nil, fmt.Errorf("fakecri: %w", err)
 	}
@@ -118,15 +130,11 @@ func New(cfg Config) (*Runtime, error) {
 	return rt, nil
 }
 
-// sessions is the directory recording the sessions of the processes
-// started (sessions.go).
-func (rt *Runtime) sessions() string { return filepath.Join(rt.root, sessionsDir) }
-
-// Close kills every container's processes and waits until they are gone. It
-// records nothing: to the next Runtime on the same root the containers were
-// lost, as after a crash, and read exited with code 255. (A real runtime's
-// containers outlive it; these are its children, which die with it anyway
-// through Pdeathsig.)
+// Close lets go of every container and waits until their monitors are
+// done: as containerd's, the containers run on under their shims, and the
+// next Runtime on the same root finds them; nothing is recorded. Execs,
+// and main processes without a shim, are fake-cri's children: they are
+// killed, and the next Runtime finds those containers lost.
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	rt.closed = true
@@ -145,7 +153,7 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	for _, c := range cs {
-		c.killAll()
+		c.release()
 	}
 	for _, p := range ports {
 		p.stop()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/procs"
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's times
@@ -62,7 +64,7 @@ func (rt *Runtime) containerStats(c *container) *runtimeapi.ContainerStats {
 	}
 	c.mu.Unlock()
 	var cpu, rss uint64
-	for _, pid := range sessionMembers(sids) {
+	for _, pid := range procs.SessionMembers(sids) {
 		t, m := procUsage(pid)
 		cpu, rss = cpu+t, rss+m
 	}

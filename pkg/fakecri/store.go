@@ -12,6 +12,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/execlab/execlab/internal/procs"
+	"github.com/execlab/execlab/pkg/fakecri/shim"
 )
 
 // The layout under Root.
@@ -103,19 +106,28 @@ func (rt *Runtime) save(x kept) {
 	}
 }
 
-// load reads the sandboxes and containers kept under the root. A container
-// recorded as running lost its process with the previous fake-cri: it is
-// exited now, code 255, reason Unknown, and its sandbox is not ready.
+// load reads the sandboxes and containers kept under the root, and finds
+// each running container's task again (recover). Without a shim the
+// containers lost their processes with the previous fake-cri, and their
+// sandboxes are not ready: the kubelet makes them again.
 func (rt *Runtime) load() error {
-	now := time.Now().UnixNano()
 	sbs, err := readAll(filepath.Join(rt.root, sandboxesDir), sandboxFromRecord)
 	if err != nil {
 		return err
 	}
 	for _, s := range sbs {
 		if s.state == runtimeapi.PodSandboxState_SANDBOX_READY {
-			s.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
-			rt.save(s)
+			var err error
+			if rt.shim == "" {
+				err = errors.New("its containers died with fake-cri")
+			} else {
+				s.ports, err = forwardHostPorts(s.config)
+			}
+			if err != nil {
+				rt.log.Info("sandbox not ready after a restart", "id", s.id, "name", s.name, "err", err)
+				s.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+				rt.save(s)
+			}
 		}
 		add(rt, rt.sandboxes, s)
 	}
@@ -124,20 +136,80 @@ func (rt *Runtime) load() error {
 		return err
 	}
 	for _, c := range cs {
-		if c.status.state == runtimeapi.ContainerState_CONTAINER_RUNNING {
-			c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
-			c.status.finishedAt = now
-			c.status.exitCode = unknownExitCode
-			c.status.reason = unknownExitReason
-			c.status.pid = 0
-			rt.save(c)
-			rt.log.Info("container lost its process in a restart", "id", c.id, "name", c.name)
+		rt.recover(c)
+		add(rt, rt.containers, c)
+	}
+	return nil
+}
+
+// recover finds the task of a container recorded as running, as
+// containerd's CRI plugin does at start (internal/cri/server/restart.go
+// loadContainer): through its shim, running, or exited while fake-cri was
+// away; a container that runs nothing, idle as it was. A task that cannot
+// be found (no shim, or a shim that was killed) is lost: exited, code 255,
+// reason Unknown. A shim that the
+// previous fake-cri did not get to end after recording the exit ends now.
+func (rt *Runtime) recover(c *container) {
+	dir := filepath.Join(c.dir, shimDir)
+	if c.status.state != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		if client, err := shim.Connect(dir); err == nil {
+			client.Shutdown()
 		}
 		if c.status.state == runtimeapi.ContainerState_CONTAINER_EXITED {
 			close(c.exited)
 		}
-		add(rt, rt.containers, c)
+		return
 	}
+	var t task
+	var err error
+	switch {
+	case rt.shim == "":
+		err = errors.New("no shim: it died with fake-cri")
+	case len(processArgs(c.config, c.image.Config)) == 0:
+		t = newIdleTask()
+	default:
+		var client *shim.Client
+		if client, err = shim.Connect(dir); err == nil {
+			t = shimTask{client}
+		}
+	}
+	if err == nil {
+		err = rt.reattach(c, t)
+	}
+	if err != nil {
+		// What the process started may outlive a shim that was killed.
+		procs.Sessions(filepath.Join(dir, sessionsDir)).End()
+		c.status.state = runtimeapi.ContainerState_CONTAINER_EXITED
+		c.status.finishedAt = time.Now().UnixNano()
+		c.status.exitCode = unknownExitCode
+		c.status.reason = unknownExitReason
+		c.status.pid = 0
+		rt.save(c)
+		close(c.exited)
+		rt.log.Info("container lost its process in a restart", "id", c.id, "name", c.name, "err", err)
+		return
+	}
+	rt.log.Info("container found running after a restart", "id", c.id, "name", c.name, "pid", t.processID())
+}
+
+// reattach makes t, found again, c's task, and monitors it as start does.
+func (rt *Runtime) reattach(c *container, t task) error {
+	s, err := rt.getSandbox(c.sandboxID)
+	if err != nil {
+		t.release()
+		return err
+	}
+	cio, err := newContainerIO(c.logPath, c.config.GetTty())
+	if err != nil {
+		t.release()
+		return fmt.Errorf("failed to create container loggers: %w", err)
+	}
+	rt.prepare(c, s)
+	cio.pipe(t.stdio())
+	rt.monitors.Add(1)
+	c.task, c.io = t, cio
+	c.status.pid = t.processID()
+	go rt.monitor(c)
 	return nil
 }
 
