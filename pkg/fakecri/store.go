@@ -147,8 +147,8 @@ func (rt *Runtime) load() error {
 // loadContainer): through its shim, running, or exited while fake-cri was
 // away; a container that runs nothing, idle as it was. A task that cannot
 // be found (no shim, or a shim that was killed) is lost: exited, code 255,
-// reason Unknown. A shim that the
-// previous fake-cri did not get to end after recording the exit ends now.
+// reason Unknown. A shim that the previous fake-cri did not get to end
+// after recording the exit ends now.
 func (rt *Runtime) recover(c *container) {
 	dir := filepath.Join(c.dir, shimDir)
 	if c.status.state != runtimeapi.ContainerState_CONTAINER_RUNNING {
@@ -195,14 +195,16 @@ func (rt *Runtime) recover(c *container) {
 // reattach makes t, found again, c's task, and monitors it as start does.
 func (rt *Runtime) reattach(c *container, t task) error {
 	s, err := rt.getSandbox(c.sandboxID)
-	if err != nil {
-		t.release()
-		return err
+	var cio *containerIO
+	if err == nil {
+		if cio, err = newContainerIO(c.logPath, c.config.GetTty()); err != nil {
+			err = fmt.Errorf("failed to create container loggers: %w", err)
+		}
 	}
-	cio, err := newContainerIO(c.logPath, c.config.GetTty())
 	if err != nil {
 		t.release()
-		return fmt.Errorf("failed to create container loggers: %w", err)
+		t.stdio().closeStdio()
+		return err
 	}
 	rt.prepare(c, s)
 	cio.pipe(t.stdio())
