@@ -80,33 +80,34 @@ type server struct {
 
 // serve starts the process, reports its PID (or why it could not start) on
 // stdout and serves clients until one says Shutdown.
-func serve(dir string) error {
+func serve(dir string) (err error) {
+	// Until the report, an error is the report (start's reader waits for it).
+	defer func() {
+		if err != nil {
+			fmt.Printf("error: %v\n", err)
+		}
+	}()
 	s := &server{log: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("shim", dir), exited: make(chan struct{})}
-	if err := readJSON(filepath.Join(dir, specFile), &s.spec); err != nil {
-		fmt.Printf("error: %v\n", err)
+	if err = readJSON(filepath.Join(dir, specFile), &s.spec); err != nil {
 		return err
 	}
 	s.sessions = procs.Sessions(s.spec.Sessions)
 	path, closeDir, err := socketPath(dir)
 	if err != nil {
-		fmt.Printf("error: %v\n", err)
 		return err
 	}
 	defer closeDir()
 	os.Remove(path) // a socket left by a shim that was killed
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		fmt.Printf("error: %v\n", err)
 		return err
 	}
 	defer l.Close() // removes the socket
-	if err := s.sessions.Record(os.Getpid()); err != nil {
-		fmt.Printf("error: %v\n", err)
+	if err = s.sessions.Record(os.Getpid()); err != nil {
 		return err
 	}
 	defer s.sessions.Forget(os.Getpid())
-	if err := s.startProcess(); err != nil {
-		fmt.Printf("error: %v\n", err)
+	if err = s.startProcess(); err != nil {
 		return err
 	}
 	fmt.Printf("ok %d\n", s.pid)
